@@ -1,0 +1,3 @@
+module gemmavk
+
+go 1.26
