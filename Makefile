@@ -1,0 +1,35 @@
+# gemmavk: the two commands a new user needs are `make run` and `make test`.
+GO      ?= go
+CACHE   ?= .cache
+MODEL   ?= $(CACHE)/models/gemma-3-270m-q4_k_m.gguf
+PROMPT  ?= The three primary colors are
+N       ?= 64
+FUZZTIME ?= 60s
+export GEMMAVK_CACHE := $(abspath $(CACHE))
+
+.PHONY: run test build models fuzz vet clean
+
+## run: fetch the default model (Gemma 3 270M, Q4_K_M) and complete a prompt
+run: build models
+	./bin/run -m $(MODEL) --raw -p "$(PROMPT)" -n $(N)
+
+## build: compile the commands into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## models: fetch and checksum the model and tokenizer files the tests use
+models:
+	sh tools/fetch-assets.sh
+
+## test: vet, then every test; asset-backed tests must run, not skip
+test: models
+	$(GO) vet ./...
+	GEMMAVK_REQUIRE_ASSETS=1 $(GO) test -count=1 ./...
+
+## fuzz: fuzz the file parsers (GGUF for FUZZTIME, safetensors for 20s)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./gguf/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./safetensors/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,130 @@
+// Command run generates text with a Gemma 3 model, chats with it, or
+// inspects it (token ids, logits) so other implementations can be checked
+// against this one.
+//
+//	run -m model.gguf -p "Why is the sky blue?"      one answer, streamed
+//	run -m model.gguf                                interactive chat
+//	echo "text" | run -m model.gguf --tokenize       token ids as JSON
+//	run -m model.gguf --ids "2 17 42" --logits out.safetensors
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"gemmavk/gemma3"
+	"gemmavk/gemma3/sample"
+)
+
+// options are the parsed command line.
+type options struct {
+	model, prompt, system, backend string
+	raw, verbose, tokenize         bool
+	tokenizerPath, ids, logits     string
+	n, ctx, chunk, threads         int
+	sampling                       sample.Config
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.model, "m", "", "model: a GGUF file or an HF checkpoint directory")
+	fs.StringVar(&o.prompt, "p", "", "prompt; without it, an interactive chat starts")
+	fs.StringVar(&o.system, "system", "", "system prompt (folded into the first user turn)")
+	fs.BoolVar(&o.raw, "raw", false, "feed the prompt as is, without the chat template (for base models)")
+	fs.IntVar(&o.n, "n", 256, "maximum tokens to generate (0: until a stop token)")
+	fs.Float64Var(&o.sampling.Temperature, "temp", 0, "sampling temperature (0: greedy)")
+	fs.IntVar(&o.sampling.TopK, "top-k", 0, "keep the k most likely tokens (0: off)")
+	fs.Float64Var(&o.sampling.TopP, "top-p", 0, "nucleus sampling threshold (0: off)")
+	fs.Float64Var(&o.sampling.MinP, "min-p", 0, "drop tokens below min-p times the top probability (0: off)")
+	fs.Float64Var(&o.sampling.RepeatPenalty, "repeat-penalty", 1, "penalty for recently seen tokens (1: off)")
+	fs.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", 64, "how many recent tokens the penalty considers (-1: all)")
+	seed := fs.Uint64("seed", 0, "random seed for sampling")
+	fs.IntVar(&o.ctx, "ctx", 4096, "context length in tokens")
+	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk size in tokens")
+	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
+	fs.StringVar(&o.backend, "backend", "auto", "executor: auto or cpu (Vulkan is not built yet; auto uses the CPU)")
+	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
+	fs.BoolVar(&o.tokenize, "tokenize", false, "read text on stdin, print its token ids (no <bos>) as JSON")
+	fs.StringVar(&o.tokenizerPath, "tokenizer", "", "tokenizer.json to use instead of the model's vocabulary")
+	fs.StringVar(&o.ids, "ids", "", "evaluate exactly these space-separated token ids (with --logits)")
+	fs.StringVar(&o.logits, "logits", "", "write the logits of every --ids position to this safetensors file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.sampling.Seed = *seed
+	if err := o.sampling.Validate(); err != nil {
+		return nil, err
+	}
+	switch o.backend {
+	case "auto", "cpu":
+	default:
+		return nil, fmt.Errorf("--backend %q: want auto or cpu", o.backend)
+	}
+	if (o.ids == "") != (o.logits == "") {
+		return nil, errors.New("--ids and --logits go together")
+	}
+	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") {
+		return nil, errors.New("no model: pass -m FILE.gguf or an HF checkpoint directory")
+	}
+	return o, nil
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "run:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.tokenize && o.model == "" {
+		return tokenizeStdin(o, nil, stdin, stdout)
+	}
+	m, err := gemma3.Load(o.model)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	c := &m.Config
+	log.Debug("model loaded", "path", o.model, "layers", c.Layers, "hidden", c.Hidden, "vocab", c.Vocab,
+		"weights_MiB", m.WeightBytes()>>20, "backend", "cpu")
+	switch {
+	case o.tokenize:
+		return tokenizeStdin(o, m, stdin, stdout)
+	case o.ids != "":
+		return writeLogits(o, m)
+	}
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads})
+	if err != nil {
+		return err
+	}
+	log.Debug("session", "ctx", o.ctx, "kv_cache_MiB", s.CacheBytes()>>20)
+	if o.prompt == "" {
+		return chat(context.Background(), o, s, stdin, stdout, stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return generate(ctx, o, s, stdout, stderr)
+}

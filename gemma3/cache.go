@@ -1,0 +1,51 @@
+package gemma3
+
+import "fmt"
+
+// Cache is one sequence's KV cache on the CPU: per layer, keys (after
+// k_norm and RoPE) and values, [slots, nKV*D] each, in f32. Global layers
+// keep the whole requested context; sliding layers a ring of W slots, since
+// a query never looks further back (GEMMA3.md §4).
+type Cache struct {
+	Ctx   int   // positions the cache can hold
+	Slots []int // rows per layer
+	K, V  [][]float32
+}
+
+// NewCache allocates a cache for ctx positions.
+func (m *Model) NewCache(ctx int) (*Cache, error) {
+	c := &m.Config
+	if ctx <= 0 || ctx > c.MaxPositions {
+		return nil, fmt.Errorf("gemma3: context %d outside 1..%d (the model's trained length)", ctx, c.MaxPositions)
+	}
+	kc := &Cache{Ctx: ctx, Slots: make([]int, c.Layers), K: make([][]float32, c.Layers), V: make([][]float32, c.Layers)}
+	width := c.KVHeads * c.HeadDim
+	for i, kind := range c.Kinds {
+		kc.Slots[i] = ctx
+		if kind == Sliding && c.SlidingWindow < ctx {
+			kc.Slots[i] = c.SlidingWindow
+		}
+		kc.K[i] = make([]float32, kc.Slots[i]*width)
+		kc.V[i] = make([]float32, kc.Slots[i]*width)
+	}
+	return kc, nil
+}
+
+// Bytes is the cache's memory footprint.
+func (kc *Cache) Bytes() int64 {
+	var n int64
+	for i := range kc.K {
+		n += int64(len(kc.K[i])+len(kc.V[i])) * 4
+	}
+	return n
+}
+
+// states binds the cache buffers to the state names a step graph uses.
+func (kc *Cache) states() map[string][]float32 {
+	s := make(map[string][]float32, 2*len(kc.K))
+	for i := range kc.K {
+		kn, vn := cacheNames(i)
+		s[kn], s[vn] = kc.K[i], kc.V[i]
+	}
+	return s
+}

@@ -1,0 +1,122 @@
+package gemma3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gemmavk/gemma3/sample"
+)
+
+// GenerateOptions control one generation.
+type GenerateOptions struct {
+	MaxTokens int           // stop after this many new tokens (0: until a stop token or the context is full)
+	Sampling  sample.Config // zero value: greedy
+	// Stop lists the ids that end generation; nil means the model's EOS set
+	// (<eos> and <end_of_turn>). The stop token is not fed to the cache.
+	Stop []int
+	// OnToken receives every generated token as it is sampled (stop tokens
+	// excluded). Returning an error ends generation with that error.
+	OnToken func(id int) error
+}
+
+// Stats measure one generation.
+type Stats struct {
+	PromptTokens int
+	PromptTime   time.Duration
+	Tokens       int // tokens generated (stop token excluded)
+	GenTime      time.Duration
+	StopToken    int // the stop id that ended generation, or -1
+}
+
+// PromptRate and GenRate are tokens per second.
+func (s Stats) PromptRate() float64 { return rate(s.PromptTokens, s.PromptTime) }
+
+// GenRate is generated tokens per second, timing from the first sampled
+// token to the last.
+func (s Stats) GenRate() float64 { return rate(s.Tokens, s.GenTime) }
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// Generate feeds prompt (which may be empty when the session already holds
+// a context) and samples until a stop token, MaxTokens, cancellation or a
+// full context. On ErrContextFull the tokens produced so far have already
+// been delivered and stay in the session.
+func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOptions) (Stats, error) {
+	st := Stats{PromptTokens: len(prompt), StopToken: -1}
+	cfg := opt.Sampling
+	if cfg.ExcludeFrom == 0 && s.m.Config.Vocab > textVocab {
+		cfg.ExcludeFrom = textVocab // image soft token and padding rows are never predictions
+	}
+	sampler, err := sample.New(cfg)
+	if err != nil {
+		return st, fmt.Errorf("gemma3: %w", err)
+	}
+	stop := opt.Stop
+	if stop == nil {
+		stop = s.m.Config.EOS
+	}
+	t0 := time.Now()
+	var logits []float32
+	switch {
+	case len(prompt) > 0:
+		logits, err = s.Feed(prompt)
+	case s.lastLogits != nil:
+		logits = s.lastLogits
+	default:
+		err = errors.New("gemma3: generate: empty prompt and empty session")
+	}
+	if err != nil {
+		return st, err
+	}
+	st.PromptTime = time.Since(t0)
+	t1 := time.Now()
+	defer func() { st.GenTime = time.Since(t1) }()
+	for opt.MaxTokens <= 0 || st.Tokens < opt.MaxTokens {
+		if err := ctx.Err(); err != nil {
+			s.lastLogits = logits
+			return st, err
+		}
+		id, err := sampler.Sample(logits, s.tokens)
+		if err != nil {
+			return st, fmt.Errorf("gemma3: %w", err)
+		}
+		if contains(stop, id) {
+			st.StopToken = id
+			s.lastLogits = nil
+			st.GenTime = time.Since(t1)
+			return st, nil
+		}
+		st.Tokens++
+		if opt.OnToken != nil {
+			if err := opt.OnToken(id); err != nil {
+				return st, err
+			}
+		}
+		if logits, err = s.Feed([]int{id}); err != nil {
+			return st, err
+		}
+	}
+	s.lastLogits = logits
+	st.GenTime = time.Since(t1)
+	return st, nil
+}
+
+// textVocab is the size of the Gemma 3 SentencePiece vocabulary; rows past
+// it (262144 <image_soft_token> and padding) are masked when sampling.
+const textVocab = 262144
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

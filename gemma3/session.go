@@ -1,0 +1,188 @@
+package gemma3
+
+import (
+	"errors"
+	"fmt"
+
+	"gemmavk/graph"
+)
+
+// ErrContextFull is returned (wrapped, with the numbers) when a step would
+// go past the context the session was opened with. Nothing is evaluated
+// and the cache is left as it was.
+var ErrContextFull = errors.New("context full")
+
+// Options configure a session.
+type Options struct {
+	Ctx     int // context length in tokens (0: min(4096, trained length))
+	Chunk   int // prefill chunk size (0: 256)
+	Threads int // CPU threads (0: one per core)
+}
+
+// Session is one sequence being evaluated: its KV cache, the tokens fed so
+// far, and the plans compiled for each chunk shape.
+type Session struct {
+	m      *Model
+	opt    Options
+	cache  *Cache
+	exec   *graph.CPU
+	tokens []int
+	plans  map[planKey]*compiled
+	// lastLogits are the logits after the last fed token when generation
+	// stopped without consuming them (limit, cancellation), so a later
+	// Generate with an empty prompt can continue.
+	lastLogits []float32
+}
+
+type planKey struct {
+	T   int
+	opt StepOptions
+}
+
+type compiled struct {
+	step *Step
+	plan *graph.Plan
+}
+
+// NewSession opens a sequence with an empty cache.
+func (m *Model) NewSession(opt Options) (*Session, error) {
+	if opt.Ctx == 0 {
+		opt.Ctx = min(4096, m.Config.MaxPositions)
+	}
+	if opt.Chunk <= 0 {
+		opt.Chunk = 256
+	}
+	cache, err := m.NewCache(opt.Ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{m: m, opt: opt, cache: cache, exec: graph.NewCPU(opt.Threads), plans: map[planKey]*compiled{}}, nil
+}
+
+// Model returns the session's model.
+func (s *Session) Model() *Model { return s.m }
+
+// Pos is the number of tokens in the cache: the position of the next token.
+func (s *Session) Pos() int { return len(s.tokens) }
+
+// Ctx is the session's context length.
+func (s *Session) Ctx() int { return s.opt.Ctx }
+
+// Tokens returns the ids fed so far.
+func (s *Session) Tokens() []int { return s.tokens }
+
+// CacheBytes is the KV cache's size.
+func (s *Session) CacheBytes() int64 { return s.cache.Bytes() }
+
+// Reset empties the sequence. Old cache rows are never read again: every
+// key a query reads was written at or after its chunk's start.
+func (s *Session) Reset() { s.tokens, s.lastLogits = s.tokens[:0], nil }
+
+// Outputs are copies of what one chunk computed.
+type Outputs struct {
+	Logits []float32   // [T or 1, vocab]
+	Hidden [][]float32 // with StepOptions.Hidden
+}
+
+func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
+	k := planKey{T, opt}
+	if c, ok := s.plans[k]; ok {
+		return c, nil
+	}
+	st, err := s.m.BuildStep(T, s.cache.Slots, opt)
+	if err != nil {
+		return nil, err
+	}
+	p, err := graph.NewPlan(st.Graph)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiled{step: st, plan: p}
+	s.plans[k] = c
+	return c, nil
+}
+
+// checkRoom reports ErrContextFull when n more tokens do not fit.
+func (s *Session) checkRoom(n int) error {
+	if s.Pos()+n > s.opt.Ctx {
+		return fmt.Errorf("gemma3: %w: %d tokens cached + %d new exceed the context of %d", ErrContextFull, s.Pos(), n, s.opt.Ctx)
+	}
+	return nil
+}
+
+// Run evaluates ids as one chunk at the next positions.
+func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("gemma3: no tokens to evaluate")
+	}
+	if err := s.checkRoom(len(ids)); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if id < 0 || id >= s.m.Config.Vocab {
+			return nil, fmt.Errorf("gemma3: token id %d outside the vocabulary of %d", id, s.m.Config.Vocab)
+		}
+	}
+	c, err := s.compile(len(ids), opt)
+	if err != nil {
+		return nil, err
+	}
+	idv, posv := make([]int32, len(ids)), make([]int32, len(ids))
+	for t, id := range ids {
+		idv[t], posv[t] = int32(id), int32(s.Pos()+t)
+	}
+	env := &graph.Env{Inputs: map[string][]int32{"ids": idv, "pos": posv}, States: s.cache.states()}
+	if err := s.exec.Run(c.plan, env); err != nil {
+		return nil, err
+	}
+	s.tokens = append(s.tokens, ids...)
+	s.lastLogits = nil
+	read := func(t *graph.Tensor) ([]float32, error) {
+		v, err := s.exec.Read(t)
+		return append([]float32(nil), v...), err
+	}
+	out := &Outputs{}
+	if out.Logits, err = read(c.step.Logits); err != nil {
+		return nil, err
+	}
+	for _, h := range c.step.Hidden {
+		v, err := read(h)
+		if err != nil {
+			return nil, err
+		}
+		out.Hidden = append(out.Hidden, v)
+	}
+	return out, nil
+}
+
+// Feed evaluates ids in prefill chunks and returns the logits of the last
+// one. The whole input is checked against the context first.
+func (s *Session) Feed(ids []int) ([]float32, error) {
+	var logits []float32
+	err := s.feed(ids, StepOptions{}, func(o *Outputs) { logits = o.Logits })
+	return logits, err
+}
+
+// FeedAll evaluates ids in prefill chunks and returns the logits of every
+// position, [len(ids), vocab].
+func (s *Session) FeedAll(ids []int) ([]float32, error) {
+	all := make([]float32, 0, len(ids)*s.m.Config.Vocab)
+	err := s.feed(ids, StepOptions{AllLogits: true}, func(o *Outputs) { all = append(all, o.Logits...) })
+	return all, err
+}
+
+func (s *Session) feed(ids []int, opt StepOptions, take func(*Outputs)) error {
+	if err := s.checkRoom(len(ids)); err != nil {
+		return err
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), s.opt.Chunk)
+		o, err := s.Run(ids[:n], opt)
+		if err != nil {
+			return err
+		}
+		take(o)
+		ids = ids[n:]
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Attn describes one attention layer's geometry and mask.
+type Attn struct {
+	Heads   int     // nH query heads
+	KVHeads int     // nKV key/value heads; query head h reads h / (nH/nKV)
+	HeadDim int     // D
+	Scale   float32 // multiplies q·k (query_pre_attn_scalar^-1/2)
+	Window  int     // sliding window W in tokens; 0 means global (causal only)
+	Slots   int     // cache rows; position p lives in row p % Slots
+}
+
+// KeyRange returns the first and one-past-last key positions the query at
+// position p may see (GEMMA3.md §3): j <= p, and j > p - W on sliding layers.
+func (a Attn) KeyRange(p int) (lo, hi int) {
+	lo = 0
+	if a.Window > 0 && p-a.Window+1 > 0 {
+		lo = p - a.Window + 1
+	}
+	return lo, p + 1
+}
+
+// CheckCache reports whether the cache can serve a chunk starting at p0:
+// every key the chunk needs before p0 must still be in its ring.
+func (a Attn) CheckCache(p0 int) error {
+	lo, _ := a.KeyRange(p0)
+	if p0-lo > a.Slots {
+		return fmt.Errorf("kernels: attention: chunk at position %d needs %d cached keys, cache holds %d", p0, p0-lo, a.Slots)
+	}
+	return nil
+}
+
+// Attention computes scaled dot-product attention for a chunk of T query
+// tokens at consecutive positions pos[0], pos[0]+1, … (GEMMA3.md §1.4):
+//
+//	S[h,t,j] = Scale · <q[t,h], k[j,g(h)]>   over allowed j (KeyRange)
+//	out[t,h] = Σ_j softmax_j(S)[h,t,j] · v[j,g(h)]
+//
+// Keys and values of the chunk itself come from k and v ([T, nKV*D]); keys
+// before pos[0] come from the ring-buffer cache ck, cv ([Slots, nKV*D]),
+// which must not yet hold this chunk (attend, then write: see CacheWrite).
+// q and out are [T, nH*D]. Work items i = t*nH + h in [i0, i1) are computed;
+// scores is scratch of at least pos[T-1]+1 (or Window) floats.
+func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []float32, i0, i1 int) {
+	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
+	group := a.Heads / a.KVHeads
+	p0 := int(pos[0])
+	for i := i0; i < i1; i++ {
+		t, h := i/a.Heads, i%a.Heads
+		g := h / group
+		p := p0 + t
+		lo, hi := a.KeyRange(p)
+		qh := q[(t*a.Heads+h)*d : (t*a.Heads+h+1)*d]
+		key := func(j int) ([]float32, []float32) {
+			if j >= p0 {
+				r := (j - p0) * kvw
+				return k[r+g*d : r+(g+1)*d], v[r+g*d : r+(g+1)*d]
+			}
+			r := (j % a.Slots) * kvw
+			return ck[r+g*d : r+(g+1)*d], cv[r+g*d : r+(g+1)*d]
+		}
+		s := scores[:hi-lo]
+		maxS := float32(math.Inf(-1))
+		for j := lo; j < hi; j++ {
+			kj, _ := key(j)
+			var dot float64
+			for c, qv := range qh {
+				dot += float64(qv) * float64(kj[c])
+			}
+			sc := float32(dot) * a.Scale
+			s[j-lo] = sc
+			if sc > maxS {
+				maxS = sc
+			}
+		}
+		var sum float64
+		for j := range s {
+			e := math.Exp(float64(s[j] - maxS))
+			s[j] = float32(e)
+			sum += e
+		}
+		o := out[(t*a.Heads+h)*d : (t*a.Heads+h+1)*d]
+		for c := range o {
+			o[c] = 0
+		}
+		inv := float32(1 / sum)
+		for j := lo; j < hi; j++ {
+			_, vj := key(j)
+			w := s[j-lo] * inv
+			for c := range o {
+				o[c] += w * vj[c]
+			}
+		}
+	}
+}
+
+// CacheWrite stores the chunk's keys and values (k, v: [T, nKV*D]) into the
+// ring-buffer cache at rows pos[t] % Slots, for tokens t in [t0, t1). It
+// runs after the chunk's Attention, which still reads the older entries.
+func CacheWrite(ck, cv, k, v []float32, pos []int32, a Attn, t0, t1 int) {
+	kvw := a.KVHeads * a.HeadDim
+	for t := t0; t < t1; t++ {
+		r := int(pos[t]) % a.Slots
+		copy(ck[r*kvw:(r+1)*kvw], k[t*kvw:(t+1)*kvw])
+		copy(cv[r*kvw:(r+1)*kvw], v[t*kvw:(t+1)*kvw])
+	}
+}

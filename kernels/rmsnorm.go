@@ -1,0 +1,26 @@
+package kernels
+
+import "math"
+
+// RMSNorm normalizes each row of n values and multiplies by the gain g
+// (Gemma form, GEMMA3.md §1.2, with g already holding 1 + w):
+//
+//	y[r][j] = x[r][j] / sqrt(mean_j(x[r][j]^2) + eps) * g[j]
+//
+// x and y are [rows, n] with n = len(g); rows [r0, r1) are computed. y may
+// alias x. The sum of squares is taken in float64.
+func RMSNorm(y, x, g []float32, eps float32, r0, r1 int) {
+	n := len(g)
+	for r := r0; r < r1; r++ {
+		row := x[r*n : (r+1)*n]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		inv := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+		out := y[r*n : (r+1)*n]
+		for j, v := range row {
+			out[j] = v * inv * g[j]
+		}
+	}
+}

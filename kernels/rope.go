@@ -1,0 +1,48 @@
+package kernels
+
+import "math"
+
+// RoPE rotates each head of x in place, NeoX / rotate-half layout
+// (GEMMA3.md §2): for head vector x of length D, half = D/2, position p,
+//
+//	inv[j] = base^(-2j/D) / factor           (f32, as the reference)
+//	θ[j]   = p * inv[j]                      (one f32 product)
+//	x'[j]      = x[j] cos θ[j] - x[j+half] sin θ[j]
+//	x'[j+half] = x[j+half] cos θ[j] + x[j] sin θ[j]
+//
+// x is [T, heads*D]; tokens t in [t0, t1) are rotated with positions pos[t].
+func RoPE(x []float32, pos []int32, heads, dim int, base, factor float64, t0, t1 int) {
+	half := dim / 2
+	var invBuf [512]float32
+	inv := invBuf[:0]
+	if half > len(invBuf) {
+		inv = make([]float32, 0, half)
+	}
+	for j := 0; j < half; j++ {
+		f := float32(1 / math.Pow(base, float64(2*j)/float64(dim)))
+		inv = append(inv, f/float32(factor))
+	}
+	var csBuf [1024]float32
+	cs := csBuf[:0]
+	if 2*half > len(csBuf) {
+		cs = make([]float32, 0, 2*half)
+	}
+	cs = cs[:2*half]
+	for t := t0; t < t1; t++ {
+		p := float32(pos[t])
+		for j := 0; j < half; j++ {
+			th := float64(p * inv[j])
+			cs[j], cs[half+j] = float32(math.Cos(th)), float32(math.Sin(th))
+		}
+		row := x[t*heads*dim : (t+1)*heads*dim]
+		for h := 0; h < heads; h++ {
+			v := row[h*dim : (h+1)*dim]
+			for j := 0; j < half; j++ {
+				a, b := v[j], v[j+half]
+				c, s := cs[j], cs[half+j]
+				v[j] = a*c - b*s
+				v[j+half] = b*c + a*s
+			}
+		}
+	}
+}
