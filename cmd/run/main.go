@@ -47,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.sampling.RepeatPenalty, "repeat-penalty", 1, "penalty for recently seen tokens (1: off)")
 	fs.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", 64, "how many recent tokens the penalty considers (-1: all)")
 	seed := fs.Uint64("seed", 0, "random seed for sampling")
-	fs.IntVar(&o.ctx, "ctx", 4096, "context length in tokens")
+	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
 	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk size in tokens")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.backend, "backend", "auto", "executor: auto or cpu (Vulkan is not built yet; auto uses the CPU)")

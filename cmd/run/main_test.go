@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gemmavk/safetensors"
+)
+
+const tinyDir = "../../gemma3/testdata/text-tiny"
+
+func runArgs(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// TestLogitsMode checks --ids/--logits against the transformers logits of
+// the tiny fixture model.
+func TestLogitsMode(t *testing.T) {
+	g, err := safetensors.Open(filepath.Join(tinyDir, "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	read := func(f *safetensors.File, name string) []float32 {
+		info, _ := f.Tensor(name)
+		data, err := f.Data(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := safetensors.Float32s(info, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	info, _ := g.Tensor("input_ids")
+	data, _ := g.Data("input_ids")
+	ids, err := safetensors.Int64s(info, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for _, id := range ids {
+		sb.WriteString(" ")
+		sb.WriteString(json.Number(itoa(id)).String())
+	}
+	out := filepath.Join(t.TempDir(), "logits.safetensors")
+	if _, stderr, err := runArgs(t, "", "-m", tinyDir, "--ids", sb.String(), "--logits", out, "--chunk", "7"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	f, err := safetensors.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti, ok := f.Tensor("logits")
+	if !ok || ti.DType != "F32" || len(ti.Shape) != 2 || ti.Shape[0] != len(ids) || ti.Shape[1] != 1024 {
+		t.Fatalf("logits tensor %+v", ti)
+	}
+	got, want := read(f, "logits"), read(g, "logits")
+	var maxErr, maxAbs float64
+	for i := range want {
+		maxErr = math.Max(maxErr, math.Abs(float64(got[i]-want[i])))
+		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+	}
+	if maxErr/maxAbs > 1e-4 {
+		t.Fatalf("relative error %g", maxErr/maxAbs)
+	}
+}
+
+func itoa(v int64) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestTokenizeMode(t *testing.T) {
+	dir := os.Getenv("GEMMAVK_CACHE")
+	if dir == "" {
+		dir = "../../.cache"
+	}
+	tok := filepath.Join(dir, "tokenizer", "tokenizer.json")
+	if _, err := os.Stat(tok); err != nil {
+		if os.Getenv("GEMMAVK_REQUIRE_ASSETS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip("tokenizer.json missing; run make models")
+	}
+	out, stderr, err := runArgs(t, "Hi<end_of_turn>", "--tokenizer", tok, "--tokenize")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var ids []int
+	if err := json.Unmarshal([]byte(out), &ids); err != nil {
+		t.Fatalf("output %q is not a JSON array: %v", out, err)
+	}
+	// GEMMA3.md §8.4: "Hi" is 10979; <end_of_turn> is one special id.
+	if len(ids) != 2 || ids[0] != 10979 || ids[1] != 106 {
+		t.Fatalf("ids %v, want [10979 106]", ids)
+	}
+}
+
+func TestBadInvocations(t *testing.T) {
+	junk := filepath.Join(t.TempDir(), "junk.gguf")
+	if err := os.WriteFile(junk, []byte("this is not a model file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no model", []string{"-p", "hi"}, "no model"},
+		{"missing file", []string{"-m", "/nonexistent/model.gguf", "-p", "hi"}, "no such file"},
+		{"not gguf", []string{"-m", junk, "-p", "hi"}, "gguf"},
+		{"ids without logits", []string{"-m", tinyDir, "--ids", "2 3"}, "--ids and --logits"},
+		{"bad id", []string{"-m", tinyDir, "--ids", "2 x", "--logits", "/dev/null"}, "not a token id"},
+		{"id out of range", []string{"-m", tinyDir, "--ids", "2 99999", "--logits", filepath.Join(t.TempDir(), "o")}, "outside the vocabulary"},
+		{"bad backend", []string{"-m", tinyDir, "--backend", "metal", "-p", "x"}, "backend"},
+		{"bad top-p", []string{"-m", tinyDir, "--top-p", "-1", "-p", "x"}, "top"},
+		{"no tokenizer", []string{"-m", tinyDir, "-p", "hello"}, "tokenizer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := runArgs(t, "", tc.args...)
+			if err == nil {
+				t.Fatalf("accepted %v", tc.args)
+			}
+			if !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.want)) {
+				t.Fatalf("error %q does not mention %q (stderr %s)", err, tc.want, stderr)
+			}
+		})
+	}
+}
