@@ -7,8 +7,9 @@
 // and a draw from the sampler's own seeded PCG generator. Ids at or above
 // [Config.ExcludeFrom] are masked out so padding and image rows of the Gemma 3
 // vocabulary are never produced, NaN logits count as -Inf, and the caller's
-// logits are never modified. Top-k uses a bounded heap and top-p only sorts
-// the candidates that can reach the nucleus, so a step over a 262144-entry
-// vocabulary costs one pass plus work proportional to the surviving
-// candidates. A Sampler is not safe for concurrent use.
+// logits are never modified. Top-k uses a bounded heap; top-p first keeps only
+// the candidates that can reach the nucleus, then finds it with a weighted
+// quickselect instead of a full sort, so a step over a 262144-entry
+// vocabulary costs a few linear passes. A Sampler is not safe for concurrent
+// use.
 package sample
