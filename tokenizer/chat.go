@@ -22,12 +22,12 @@ type Message struct {
 
 // Gemma chat template pieces (GEMMA3.md §8).
 const (
-	BOSText          = "<bos>"
-	StartOfTurn      = "<start_of_turn>"
-	EndOfTurn        = "<end_of_turn>"
-	StartOfImageText = "<start_of_image>"
-	EndOfImageText   = "<end_of_image>"
-	ImageSoftToken   = "<image_soft_token>"
+	BOSText          = "<bos>"              // start of every sequence (id 2)
+	StartOfTurn      = "<start_of_turn>"    // turn header (id 105)
+	EndOfTurn        = "<end_of_turn>"      // end of a turn, a stop token (id 106)
+	StartOfImageText = "<start_of_image>"   // begin-of-image marker (id 255999)
+	EndOfImageText   = "<end_of_image>"     // end-of-image marker (id 256000)
+	ImageSoftToken   = "<image_soft_token>" // image placeholder (id 262144)
 )
 
 // ErrRoles is wrapped by RenderChat's errors about the order of roles.

@@ -42,6 +42,9 @@ func TestStreamDecoderGemma(t *testing.T) {
 		if hasBytes {
 			byteCases++
 		}
+		if c.Decoded == "" && tok.Decode(c.IDs) != c.Text {
+			t.Errorf("Decode(Encode(%q)) = %q", c.Text, tok.Decode(c.IDs))
+		}
 		for _, special := range []bool{false, true} {
 			d, want := tok.NewStreamDecoder(), tok.Decode(c.IDs)
 			if special {

@@ -127,7 +127,9 @@ func LoadHFJSON(path string) (*Tokenizer, error) {
 // every added token overrides its slot: special ones, and non-special ones
 // that look special (<pad>, <mask>, <unused…>, <|…|>), become TypeControl;
 // the others become TypeUserDefined with "▁" rewritten to a space (so the
-// whitespace pieces "▁▁"… read "  "…). Added tokens beyond model.vocab
+// whitespace pieces "▁▁"… read "  "…, as in the GGUF file; in the text they
+// are still matched with Hugging Face's spelling, i.e. against literal "▁"
+// runs, while typed spaces reach the merges). Added tokens beyond model.vocab
 // (Gemma's <image_soft_token>, id 262144) extend the vocabulary; holes are
 // filled with unused "[PAD<id>]" pieces. BOS, EOS and PAD are the ids of
 // <bos>, <eos> and <pad> (-1 if absent) and UNK is model.unk_token.
@@ -165,6 +167,9 @@ func FromHFJSON(data []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer.json: added token %q has id %d", a.content, a.id)
 		}
 		n = max(n, a.id+1)
+	}
+	if limit := len(f.vocab) + len(f.addedTokens) + 1<<16; n > limit {
+		return nil, fmt.Errorf("tokenizer.json: largest id %d is far beyond the %d pieces", n-1, len(f.vocab)+len(f.addedTokens))
 	}
 	v := Vocab{
 		Tokens: make([]string, n),

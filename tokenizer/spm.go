@@ -85,12 +85,18 @@ func (e *encoder) encode(t *Tokenizer, raw string, spacePrefix bool, out []int) 
 	// character of its own and falls back to its byte piece).
 	e.syms = e.syms[:0]
 	for i := 0; i < len(buf); {
-		_, n := utf8.DecodeRune(buf[i:])
-		idx := int32(len(e.syms))
-		id, ok := t.ids[string(buf[i:i+n])]
-		if !ok {
-			id = -1
+		var id int32
+		n := 1
+		if c := buf[i]; c < utf8.RuneSelf {
+			id = t.ascii[c]
+		} else {
+			_, n = utf8.DecodeRune(buf[i:])
+			var ok bool
+			if id, ok = t.ids[string(buf[i:i+n])]; !ok {
+				id = -1
+			}
 		}
+		idx := int32(len(e.syms))
 		e.syms = append(e.syms, symbol{start: int32(i), end: int32(i + n), prev: idx - 1, next: idx + 1, id: id})
 		i += n
 	}

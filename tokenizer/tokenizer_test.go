@@ -245,6 +245,23 @@ func TestGemmaRoundTrip(t *testing.T) {
 	}
 }
 
+func TestGemmaConcurrent(t *testing.T) {
+	tok := gemma(t)
+	cases := readCases(t, "cases.json")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range cases {
+				c := cases[(i+g*7)%len(cases)]
+				if got := tok.Encode(c.Text, true); !slices.Equal(got, c.IDs) {
+					t.Errorf("goroutine %d: %q differs", g, c.Text)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func FuzzGemmaEncode(f *testing.F) {
 	tok := gemma(f)
 	for _, c := range readCases(f, "cases.json") {
@@ -495,6 +512,7 @@ func TestFromHFJSONErrors(t *testing.T) {
 		{"merge", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": [["a", "b"]]}}`, "missing from the vocabulary"},
 		{"shared id", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 0}}}`, "share id"},
 		{"escape", `{"model": {"type": "BPE", "vocab": {"\x": 0}}}`, "invalid escape"},
+		{"sparse", `{"model": {"type": "BPE", "vocab": {"a": 100000000}}}`, "far beyond"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := FromHFJSON([]byte(c.doc))

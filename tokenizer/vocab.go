@@ -74,6 +74,7 @@ type Tokenizer struct {
 
 	ids     map[string]int32 // piece text → id
 	byteIDs [256]int32       // byte-fallback id per byte value, -1 if none
+	ascii   [128]int32       // id of each one-byte piece, -1 if none
 	special specialMatcher   // control / unknown / user-defined pieces
 
 	// merges, when non-nil, switches the merge priority from piece scores to
@@ -163,6 +164,12 @@ func New(v Vocab) (*Tokenizer, error) {
 			if id, ok := t.ids[string([]byte{byte(b)})]; ok {
 				t.byteIDs[b] = id
 			}
+		}
+	}
+	for c := range t.ascii {
+		t.ascii[c] = -1
+		if id, ok := t.ids[string(rune(c))]; ok {
+			t.ascii[c] = id
 		}
 	}
 	t.special = newSpecialMatcher(t.pieces, t.types)
