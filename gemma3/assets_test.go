@@ -10,7 +10,7 @@ import (
 // under GEMMAVK_CACHE or the repository's .cache. Without it the test skips,
 // unless GEMMAVK_REQUIRE_ASSETS=1 (set by `make test` and CI) makes the
 // absence a failure.
-func assetPath(t *testing.T, rel string) string {
+func assetPath(t testing.TB, rel string) string {
 	t.Helper()
 	dir := os.Getenv("GEMMAVK_CACHE")
 	if dir == "" {
@@ -25,6 +25,9 @@ func assetPath(t *testing.T, rel string) string {
 	}
 	return p
 }
+
+// assetPathB is assetPath for benchmarks.
+func assetPathB(b *testing.B, rel string) string { return assetPath(b, rel) }
 
 // realModel opens the Gemma 3 270M Q4_K_M GGUF once per test binary.
 func realModel(t *testing.T) *Model {

@@ -48,8 +48,8 @@ func rate(n int, d time.Duration) float64 {
 // a context) and samples until a stop token, MaxTokens, cancellation or a
 // full context. On ErrContextFull the tokens produced so far have already
 // been delivered and stay in the session.
-func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOptions) (Stats, error) {
-	st := Stats{PromptTokens: len(prompt), StopToken: -1}
+func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOptions) (st Stats, err error) {
+	st = Stats{PromptTokens: len(prompt), StopToken: -1}
 	cfg := opt.Sampling
 	if cfg.ExcludeFrom == 0 && s.m.Config.Vocab > textVocab {
 		cfg.ExcludeFrom = textVocab // image soft token and padding rows are never predictions
@@ -80,7 +80,6 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 	defer func() { st.GenTime = time.Since(t1) }()
 	for opt.MaxTokens <= 0 || st.Tokens < opt.MaxTokens {
 		if err := ctx.Err(); err != nil {
-			s.lastLogits = logits
 			return st, err
 		}
 		id, err := sampler.Sample(logits, s.tokens)
@@ -89,8 +88,6 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 		}
 		if contains(stop, id) {
 			st.StopToken = id
-			s.lastLogits = nil
-			st.GenTime = time.Since(t1)
 			return st, nil
 		}
 		st.Tokens++
@@ -103,8 +100,6 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 			return st, err
 		}
 	}
-	s.lastLogits = logits
-	st.GenTime = time.Since(t1)
 	return st, nil
 }
 

@@ -28,9 +28,8 @@ type Session struct {
 	exec   *graph.CPU
 	tokens []int
 	plans  map[planKey]*compiled
-	// lastLogits are the logits after the last fed token when generation
-	// stopped without consuming them (limit, cancellation), so a later
-	// Generate with an empty prompt can continue.
+	// lastLogits are the logits after the last fed token, so Generate can
+	// continue a session without a new prompt.
 	lastLogits []float32
 }
 
@@ -136,7 +135,6 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 		return nil, err
 	}
 	s.tokens = append(s.tokens, ids...)
-	s.lastLogits = nil
 	read := func(t *graph.Tensor) ([]float32, error) {
 		v, err := s.exec.Read(t)
 		return append([]float32(nil), v...), err
@@ -145,6 +143,7 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 	if out.Logits, err = read(c.step.Logits); err != nil {
 		return nil, err
 	}
+	s.lastLogits = out.Logits[len(out.Logits)-s.m.Config.Vocab:]
 	for _, h := range c.step.Hidden {
 		v, err := read(h)
 		if err != nil {
