@@ -51,8 +51,8 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 // DequantizeRow is Dequantize without checks, for hot paths: the caller
 // guarantees that t is Supported, that len(dst) is a multiple of the block
 // size and that row holds at least the matching number of bytes. With such
-// input it never panics; otherwise it panics (index out of range, or an
-// unsupported type).
+// input it never panics; with other input it may panic (short row,
+// unsupported type) or leave a trailing partial block of dst unwritten.
 func DequantizeRow(t Type, row []byte, dst []float32) {
 	switch t {
 	case F32:
@@ -68,16 +68,14 @@ func DequantizeRow(t Type, row []byte, dst []float32) {
 			dst[i] = BF16ToF32(binary.LittleEndian.Uint16(row[2*i:]))
 		}
 	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL:
-		dec := legacyDecoder(t)
 		bb := t.BlockBytes()
 		for i, o := 0, 0; i+32 <= len(dst); i, o = i+32, o+bb {
-			dec(row[o:o+bb], (*[32]float32)(dst[i:i+32]))
+			decodeBlock32(t, row[o:o+bb], (*[32]float32)(dst[i:i+32]))
 		}
 	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS:
-		dec := kDecoder(t)
 		bb := t.BlockBytes()
 		for i, o := 0, 0; i+256 <= len(dst); i, o = i+256, o+bb {
-			dec(row[o:o+bb], (*[256]float32)(dst[i:i+256]))
+			decodeBlock256(t, row[o:o+bb], (*[256]float32)(dst[i:i+256]))
 		}
 	default:
 		panic(fmt.Sprintf("quant: DequantizeRow: type %s not supported", t))

@@ -298,3 +298,28 @@ func TestDequantizeErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestNoPanicOnAnySize feeds every type id and a spread of element and byte
+// counts to Dequantize and Quantize: each call must return (an error or
+// not) without panicking.
+func TestNoPanicOnAnySize(t *testing.T) {
+	sizes := []int{0, 1, 2, 17, 31, 32, 33, 84, 144, 210, 255, 256, 257, 512}
+	for id := Type(0); id < 50; id++ {
+		t.Run("type="+id.String(), func(t *testing.T) {
+			for _, n := range sizes {
+				for _, nb := range sizes {
+					if err := Dequantize(id, make([]byte, nb), make([]float32, n)); err == nil {
+						if want, _ := RowBytes(id, n); want != nb || !Supported(id) {
+							t.Errorf("Dequantize(%s, %d bytes, %d elems) accepted", id, nb, n)
+						}
+					}
+				}
+				if out, err := Quantize(id, make([]float32, n)); err == nil {
+					if want, _ := RowBytes(id, n); want != len(out) {
+						t.Errorf("Quantize(%s, %d elems) gave %d bytes, want %d", id, n, len(out), want)
+					}
+				}
+			}
+		})
+	}
+}

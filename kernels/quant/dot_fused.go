@@ -9,7 +9,7 @@ import "encoding/binary"
 // integer-to-float conversion per element.
 
 // q4Values[q] = q − 8 (Q4_0), q5Values[q] = q − 16 (Q5_0), q6Values[q] = q − 32
-// (Q6_K) and nibValues[q] = q (Q4_K, Q5_K) as float32.
+// (Q6_K) and nibValues[q] = q (Q4_K, Q5_K) as float32. Read-only tables.
 var (
 	q4Values  = [16]float32{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}
 	nibValues = [32]float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
@@ -44,14 +44,16 @@ func dotQ5_0(row []byte, x []float32) float32 {
 		b := (*[22]byte)(row[o : o+22])
 		xb := (*[32]float32)(x[i : i+32])
 		qh := binary.LittleEndian.Uint32(b[2:6])
+		lo, hi := qh, qh>>16 // fifth bits of elements j and j+16, consumed two at a time
 		var s0, s1, s2, s3 float32
 		for j := 0; j < 16; j += 2 {
-			q0, q1 := b[6+j], b[7+j]
-			h0, h1 := qh>>j, qh>>(j+16)
-			s0 += q5Values[(uint32(q0&0xF)|h0<<4&0x10)&31] * xb[j]
-			s1 += q5Values[(uint32(q0>>4)|h1<<4&0x10)&31] * xb[j+16]
-			s2 += q5Values[(uint32(q1&0xF)|h0<<3&0x10)&31] * xb[j+1]
-			s3 += q5Values[(uint32(q1>>4)|h1<<3&0x10)&31] * xb[j+17]
+			q0, q1 := uint32(b[6+j]), uint32(b[7+j])
+			s0 += q5Values[(q0&0xF|(lo&1)<<4)&31] * xb[j]
+			s1 += q5Values[(q0>>4|(hi&1)<<4)&31] * xb[j+16]
+			s2 += q5Values[(q1&0xF|(lo&2)<<3)&31] * xb[j+1]
+			s3 += q5Values[(q1>>4|(hi&2)<<3)&31] * xb[j+17]
+			lo >>= 2
+			hi >>= 2
 		}
 		d := F16ToF32(binary.LittleEndian.Uint16(b[0:2]))
 		sum += float64(d * ((s0 + s1) + (s2 + s3)))
@@ -78,36 +80,42 @@ func dotQ8_0(row []byte, x []float32) float32 {
 	return float32(sum)
 }
 
-// dotQ4_K: per 32-element sub-block j, d·sc_j·Σq·x − dmin·mn_j·Σx.
+// dotQ4_K: per 32-element sub-block j, a 16-entry table of its weights
+// d·sc_j·q − dmin·mn_j (the dequantized values, bit for bit) is built once
+// and then Σ table[q]·x costs one lookup and one multiply-add per element.
 func dotQ4_K(row []byte, x []float32) float32 {
 	var sum float64
+	var tlo, thi [16]float32
 	for i, o := 0, 0; i+256 <= len(x); i, o = i+256, o+144 {
 		b := (*[144]byte)(row[o : o+144])
 		xb := (*[256]float32)(x[i : i+256])
+		d := F16ToF32(binary.LittleEndian.Uint16(b[0:2]))
+		dmin := F16ToF32(binary.LittleEndian.Uint16(b[2:4]))
 		scales := (*[12]byte)(b[4:16])
-		var qx, mx float32 // Σ sc·Σq·x and Σ mn·Σx over the sub-blocks
+		var acc float32
 		for c := 0; c < 4; c++ {
+			sc1, m1 := scaleMinK4(2*c, scales)
+			sc2, m2 := scaleMinK4(2*c+1, scales)
+			d1, dm1 := d*float32(sc1), dmin*float32(m1)
+			d2, dm2 := d*float32(sc2), dmin*float32(m2)
+			for q := range tlo {
+				tlo[q] = float32(d1*nibValues[q]) - dm1
+				thi[q] = float32(d2*nibValues[q]) - dm2
+			}
 			qs := (*[32]byte)(b[16+32*c : 48+32*c])
 			lo := (*[32]float32)(xb[64*c : 64*c+32])
 			hi := (*[32]float32)(xb[64*c+32 : 64*c+64])
-			var a0, a1, b0, b1, sl, sh float32
+			var s0, s1, s2, s3 float32
 			for l := 0; l < 32; l += 2 {
 				q0, q1 := qs[l], qs[l+1]
-				a0 += nibValues[q0&0xF] * lo[l]
-				a1 += nibValues[q1&0xF] * lo[l+1]
-				b0 += nibValues[q0>>4] * hi[l]
-				b1 += nibValues[q1>>4] * hi[l+1]
-				sl += lo[l] + lo[l+1]
-				sh += hi[l] + hi[l+1]
+				s0 += tlo[q0&0xF] * lo[l]
+				s1 += tlo[q1&0xF] * lo[l+1]
+				s2 += thi[q0>>4] * hi[l]
+				s3 += thi[q1>>4] * hi[l+1]
 			}
-			sc1, m1 := scaleMinK4(2*c, scales)
-			sc2, m2 := scaleMinK4(2*c+1, scales)
-			qx += float32(sc1)*(a0+a1) + float32(sc2)*(b0+b1)
-			mx += float32(m1)*sl + float32(m2)*sh
+			acc += (s0 + s1) + (s2 + s3)
 		}
-		d := F16ToF32(binary.LittleEndian.Uint16(b[0:2]))
-		dmin := F16ToF32(binary.LittleEndian.Uint16(b[2:4]))
-		sum += float64(d*qx) - float64(dmin*mx)
+		sum += float64(acc)
 	}
 	return float32(sum)
 }
@@ -130,10 +138,11 @@ func dotQ5_K(row []byte, x []float32) float32 {
 			for l := 0; l < 32; l += 2 {
 				q0, q1 := qs[l], qs[l+1]
 				h0, h1 := qh[l], qh[l+1]
-				a0 += nibValues[(q0&0xF|(h0>>s1&1)<<4)&31] * lo[l]
-				a1 += nibValues[(q1&0xF|(h1>>s1&1)<<4)&31] * lo[l+1]
-				b0 += nibValues[(q0>>4|(h0>>s2&1)<<4)&31] * hi[l]
-				b1 += nibValues[(q1>>4|(h1>>s2&1)<<4)&31] * hi[l+1]
+				// "&7" on the shift counts spares the compiler's oversized-shift checks.
+				a0 += nibValues[(q0&0xF|(h0>>(s1&7)&1)<<4)&31] * lo[l]
+				a1 += nibValues[(q1&0xF|(h1>>(s1&7)&1)<<4)&31] * lo[l+1]
+				b0 += nibValues[(q0>>4|(h0>>(s2&7)&1)<<4)&31] * hi[l]
+				b1 += nibValues[(q1>>4|(h1>>(s2&7)&1)<<4)&31] * hi[l+1]
 				sl += lo[l] + lo[l+1]
 				sh += hi[l] + hi[l+1]
 			}

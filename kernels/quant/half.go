@@ -8,24 +8,15 @@ import "math"
 // as a float32, so the conversion is lossless.
 func F16ToF32(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
+	em := uint32(h & 0x7fff) // exponent and mantissa
 	switch {
-	case exp == 0x1f: // inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal: rebias 15 -> 127
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
+	case em >= 0x7c00: // inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | (em&0x3ff)<<13)
+	case em >= 0x0400: // normal: move the fields up and rebias 15 -> 127
+		return math.Float32frombits(sign | (em+112<<10)<<13)
 	}
-	// Subnormal: value = mant * 2^-24. Normalise so the leading one becomes
-	// the implicit bit of a float32.
-	e := uint32(113) // exponent of 2^-14 in float32 bias
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+	// Zero or subnormal: em·2^-24, exact in float32 (a normal float32).
+	return math.Float32frombits(sign | math.Float32bits(float32(em)*0x1p-24))
 }
 
 // F32ToF16 encodes f as IEEE binary16 with round-to-nearest, ties-to-even (the

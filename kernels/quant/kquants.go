@@ -7,23 +7,23 @@ import "encoding/binary"
 // factor such as d·sc is rounded to float32 first, then multiplied by the
 // quant, then the min term is subtracted (no fused multiply-add).
 
-// kDecoder returns the block decoder of a 256-element type.
-func kDecoder(t Type) func(b []byte, y *[256]float32) {
+// decodeBlock256 decodes one block b of the 256-element type t into y (a
+// switch rather than a function value, so that y can stay on the stack).
+func decodeBlock256(t Type, b []byte, y *[256]float32) {
 	switch t {
 	case Q2_K:
-		return decodeQ2_K
+		decodeQ2_K(b, y)
 	case Q3_K:
-		return decodeQ3_K
+		decodeQ3_K(b, y)
 	case Q4_K:
-		return decodeQ4_K
+		decodeQ4_K(b, y)
 	case Q5_K:
-		return decodeQ5_K
+		decodeQ5_K(b, y)
 	case Q6_K:
-		return decodeQ6_K
+		decodeQ6_K(b, y)
 	case IQ4_XS:
-		return decodeIQ4_XS
+		decodeIQ4_XS(b, y)
 	}
-	return nil
 }
 
 // scaleMinK4 unpacks the 6-bit scale and min of sub-block j ∈ [0,8) from the
@@ -54,7 +54,7 @@ func decodeQ2_K(b []byte, y *[256]float32) {
 				dl := d * float32(sc&0xF)
 				ml := dmin * float32(sc>>4)
 				for l := 0; l < 16; l++ {
-					q := float32(qs[16*h+l] >> shift & 3)
+					q := float32(qs[16*h+l] >> (shift & 7) & 3) // &7: no oversized-shift check
 					out[16*h+l] = float32(dl*q) - ml
 				}
 			}
@@ -93,7 +93,7 @@ func decodeQ3_K(b []byte, y *[256]float32) {
 			for h := 0; h < 2; h++ {
 				dl := d * float32(q3Scale(8*n+2*k+h, scales))
 				for l := 16 * h; l < 16*h+16; l++ {
-					q := int(qs[l] >> shift & 3)
+					q := int(qs[l] >> (shift & 7) & 3)
 					if hmask[l]&m == 0 {
 						q -= 4
 					}
@@ -143,8 +143,8 @@ func decodeQ5_K(b []byte, y *[256]float32) {
 		hi := (*[32]float32)(y[64*c+32 : 64*c+64])
 		s1, s2 := uint(2*c), uint(2*c+1)
 		for l, q := range qs {
-			q1 := q&0xF | (qh[l]>>s1&1)<<4
-			q2 := q>>4 | (qh[l]>>s2&1)<<4
+			q1 := q&0xF | (qh[l]>>(s1&7)&1)<<4
+			q2 := q>>4 | (qh[l]>>(s2&7)&1)<<4
 			lo[l] = float32(d1*float32(q1)) - dm1
 			hi[l] = float32(d2*float32(q2)) - dm2
 		}

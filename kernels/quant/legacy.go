@@ -12,23 +12,24 @@ import "encoding/binary"
 // (kvalues_iq4nl in ggml-common.h).
 var iq4nlValues = [16]float32{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
 
-// legacyDecoder returns the block decoder of a 32-element type.
-func legacyDecoder(t Type) func(b []byte, y *[32]float32) {
+// decodeBlock32 decodes one block b of the 32-element type t into y. It
+// switches on t instead of returning a function value so that y can stay on
+// the caller's stack.
+func decodeBlock32(t Type, b []byte, y *[32]float32) {
 	switch t {
 	case Q4_0:
-		return decodeQ4_0
+		decodeQ4_0(b, y)
 	case Q4_1:
-		return decodeQ4_1
+		decodeQ4_1(b, y)
 	case Q5_0:
-		return decodeQ5_0
+		decodeQ5_0(b, y)
 	case Q5_1:
-		return decodeQ5_1
+		decodeQ5_1(b, y)
 	case Q8_0:
-		return decodeQ8_0
+		decodeQ8_0(b, y)
 	case IQ4_NL:
-		return decodeIQ4_NL
+		decodeIQ4_NL(b, y)
 	}
-	return nil
 }
 
 // decodeQ4_0 decodes an 18-byte Q4_0 block: d f16 at 0, qs[16] at 2;
@@ -60,8 +61,8 @@ func decodeQ5_0(b []byte, y *[32]float32) {
 	qh := binary.LittleEndian.Uint32(b[2:6])
 	qs := (*[16]byte)(b[6:22])
 	for j, q := range qs {
-		lo := int(q&0xF) | int(qh>>j&1)<<4
-		hi := int(q>>4) | int(qh>>(j+16)&1)<<4
+		lo := int(q&0xF) | int(qh>>(j&15)&1)<<4
+		hi := int(q>>4) | int(qh>>(j&15+16)&1)<<4
 		y[j] = float32(lo-16) * d
 		y[j+16] = float32(hi-16) * d
 	}
@@ -74,8 +75,8 @@ func decodeQ5_1(b []byte, y *[32]float32) {
 	qh := binary.LittleEndian.Uint32(b[4:8])
 	qs := (*[16]byte)(b[8:24])
 	for j, q := range qs {
-		lo := uint32(q&0xF) | (qh>>j&1)<<4
-		hi := uint32(q>>4) | (qh>>(j+16)&1)<<4
+		lo := uint32(q&0xF) | (qh>>(j&15)&1)<<4
+		hi := uint32(q>>4) | (qh>>(j&15+16)&1)<<4
 		y[j] = float32(float32(lo)*d) + m
 		y[j+16] = float32(float32(hi)*d) + m
 	}
