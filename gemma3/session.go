@@ -3,6 +3,7 @@ package gemma3
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"gemmavk/graph"
 )
@@ -17,6 +18,8 @@ type Options struct {
 	Ctx     int // context length in tokens (0: min(4096, trained length))
 	Chunk   int // prefill chunk size (0: 256)
 	Threads int // CPU threads (0: one per core)
+	// Logger receives diagnostics such as each plan's memory (nil: none).
+	Logger *slog.Logger
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so
@@ -50,6 +53,9 @@ func (m *Model) NewSession(opt Options) (*Session, error) {
 	}
 	if opt.Chunk <= 0 {
 		opt.Chunk = 256
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	cache, err := m.NewCache(opt.Ctx)
 	if err != nil {
@@ -98,6 +104,8 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 	}
 	c := &compiled{step: st, plan: p}
 	s.plans[k] = c
+	s.opt.Logger.Debug("plan", "tokens", T, "steps", len(p.Steps),
+		"arena_KiB", p.ArenaLen*4>>10, "unpacked_KiB", p.Unpacked*4>>10)
 	return c, nil
 }
 

@@ -116,11 +116,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case o.ids != "":
 		return writeLogits(o, m)
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads})
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log})
 	if err != nil {
 		return err
 	}
-	log.Debug("session", "ctx", o.ctx, "kv_cache_MiB", s.CacheBytes()>>20)
+	log.Debug("session", "ctx", s.Ctx(), "kv_cache_MiB", s.CacheBytes()>>20)
 	if o.prompt == "" {
 		return chat(context.Background(), o, s, stdin, stdout, stderr)
 	}

@@ -138,3 +138,55 @@ func TestBadInvocations(t *testing.T) {
 		})
 	}
 }
+
+// realModelPath is the fetched 270M GGUF, or a skip (failure under
+// GEMMAVK_REQUIRE_ASSETS=1) when it is absent.
+func realModelPath(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("GEMMAVK_CACHE")
+	if dir == "" {
+		dir = "../../.cache"
+	}
+	p := filepath.Join(dir, "models", "gemma-3-270m-q4_k_m.gguf")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("GEMMAVK_REQUIRE_ASSETS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip("model missing; run make models")
+	}
+	return p
+}
+
+// TestChatTurns drives the interactive chat through stdin: two turns, a
+// /reset, and end of input.
+func TestChatTurns(t *testing.T) {
+	model := realModelPath(t)
+	out, stderr, err := runArgs(t, "What is 2+2?\nAnd 3+3?\n/reset\nHello\n", "-m", model, "-n", "6", "--ctx", "256")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if n := strings.Count(out, "> "); n != 5 {
+		t.Errorf("%d prompts shown, want 5 (3 messages, /reset, end):\n%s", n, out)
+	}
+	if !strings.Contains(stderr, "conversation cleared") {
+		t.Errorf("no /reset acknowledgement in %q", stderr)
+	}
+	if len(strings.TrimSpace(strings.ReplaceAll(out, ">", ""))) == 0 {
+		t.Errorf("no answers in %q", out)
+	}
+}
+
+// TestPromptStats checks -p streams text and ends with the rate line.
+func TestPromptStats(t *testing.T) {
+	model := realModelPath(t)
+	out, stderr, err := runArgs(t, "", "-m", model, "--raw", "-p", "The capital of France is", "-n", "8")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if len(strings.TrimSpace(out)) == 0 {
+		t.Fatal("no text generated")
+	}
+	if !strings.Contains(stderr, "t/s") || !strings.Contains(stderr, "generation: 8 tokens") {
+		t.Fatalf("stats line missing or wrong: %q", stderr)
+	}
+}
