@@ -2,12 +2,14 @@ package gemma3
 
 import (
 	"testing"
+
+	"gemmavk/internal/testutil"
 )
 
 // BenchmarkReal270M measures the CPU executor on the real 270M Q4_K_M
 // file: prefill of 128 tokens, and single-token decode steps.
 func BenchmarkReal270M(b *testing.B) {
-	m, err := Load(assetPathB(b, "models/gemma-3-270m-q4_k_m.gguf"))
+	m, err := Load(testutil.AssetPath(b, "models/gemma-3-270m-q4_k_m.gguf"))
 	if err != nil {
 		b.Fatal(err)
 	}

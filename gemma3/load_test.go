@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,10 +194,10 @@ func TestSampledReproducible(t *testing.T) {
 		return out
 	}
 	a, b, c := gen(7), gen(7), gen(8)
-	if !equalInts(a, b) {
+	if !slices.Equal(a, b) {
 		t.Fatalf("same seed, different tokens: %v vs %v", a, b)
 	}
-	if equalInts(a, c) {
+	if slices.Equal(a, c) {
 		t.Fatalf("seeds 7 and 8 gave identical samples %v", a)
 	}
 }

@@ -2,10 +2,10 @@ package gemma3
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"testing"
 
+	"gemmavk/internal/testutil"
 	"gemmavk/kernels/quant"
 	"gemmavk/safetensors"
 )
@@ -25,38 +25,13 @@ func loadGolden(t *testing.T) *golden {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	g := &golden{}
-	ints := func(name string) []int {
-		info, _ := f.Tensor(name)
-		data, err := f.Data(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := safetensors.Int64s(info, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]int, len(v))
-		for i, x := range v {
-			out[i] = int(x)
-		}
-		return out
+	return &golden{
+		inputIDs:   testutil.Ints(t, f, "input_ids"),
+		generated:  testutil.Ints(t, f, "generated_ids"),
+		logits:     testutil.Floats(t, f, "logits"),
+		hidden:     testutil.Floats(t, f, "hidden_states"),
+		stepLogits: testutil.Floats(t, f, "step_logits"),
 	}
-	floats := func(name string) []float32 {
-		info, _ := f.Tensor(name)
-		data, err := f.Data(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := safetensors.Float32s(info, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	g.inputIDs, g.generated = ints("input_ids"), ints("generated_ids")
-	g.logits, g.hidden, g.stepLogits = floats("logits"), floats("hidden_states"), floats("step_logits")
-	return g
 }
 
 func loadTiny(t *testing.T) *Model {
@@ -69,28 +44,8 @@ func loadTiny(t *testing.T) *Model {
 	return m
 }
 
-// relErr is max |got - want| / max |want|, the fixture's tolerance measure.
-func relErr(got, want []float32) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
-	}
-	var maxErr, maxAbs float64
-	for i := range want {
-		maxErr = math.Max(maxErr, math.Abs(float64(got[i])-float64(want[i])))
-		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
-	}
-	return maxErr / maxAbs
-}
-
-// checkClose fails when relErr exceeds tol.
-func checkClose(t *testing.T, what string, got, want []float32, tol float64) {
-	t.Helper()
-	if e := relErr(got, want); !(e <= tol) {
-		t.Errorf("%s: relative error %.3g > %.1g", what, e, tol)
-	} else {
-		t.Logf("%s: relative error %.3g", what, e)
-	}
-}
+// checkClose compares with the fixtures' measure (testutil.RelErr).
+var checkClose = testutil.CheckClose
 
 // f32Tol is the CPU executor's bound against transformers in f32: both sides
 // round differently (f64 sums here), nothing else.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,25 +54,13 @@ func TestRealTokenizer(t *testing.T) {
 	pass := 0
 	for i, c := range f.Cases {
 		got := m.Tokenizer.Encode(c.Text, true)
-		if !equalInts(got, c.IDs) {
+		if !slices.Equal(got, c.IDs) {
 			t.Errorf("case %d %q:\n got %v\nwant %v", i, c.Text, got, c.IDs)
 			continue
 		}
 		pass++
 	}
 	t.Logf("%d/%d cases identical", pass, len(f.Cases))
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // greedyPrompts are completed for 32 tokens; the expected text is this

@@ -3,6 +3,7 @@ package gemma3
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gemmavk/kernels"
@@ -197,14 +198,5 @@ func sameShape(a, b []int) bool {
 		}
 		return s
 	}
-	a, b = trim(a), trim(b)
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(trim(a), trim(b))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"gemmavk/internal/mapfile"
 	"gemmavk/kernels/quant"
 )
 
@@ -50,7 +51,7 @@ type File struct {
 // alive until Close; slices from TensorData are invalid afterwards. The
 // file must not be truncated by anyone while it is open.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, err := mapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
 	}

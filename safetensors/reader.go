@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sort"
+
+	"gemmavk/internal/mapfile"
 )
 
 // MaxHeaderSize is the largest header (the JSON part) Parse accepts, in
@@ -39,21 +40,9 @@ type File struct {
 // to and are valid until Close. If another process truncates the file while
 // it is mapped, reading the lost pages faults.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	data, unmap, err := mapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("safetensors: %s: not a regular file", path)
-	}
-	data, unmap, err := mapFile(fh, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: mapping %d bytes: %w", path, st.Size(), err)
 	}
 	f, err := parse(data)
 	if err != nil {

@@ -466,7 +466,7 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(filepath.Join(dir, "missing.safetensors")); err == nil || !strings.Contains(err.Error(), "missing.safetensors") {
 		t.Errorf("Open(missing) = %v", err)
 	}
-	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "regular") {
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("Open(dir) = %v", err)
 	}
 }

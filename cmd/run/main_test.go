@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"math"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"gemmavk/internal/testutil"
 	"gemmavk/safetensors"
 )
 
@@ -29,28 +30,10 @@ func TestLogitsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	read := func(f *safetensors.File, name string) []float32 {
-		info, _ := f.Tensor(name)
-		data, err := f.Data(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := safetensors.Float32s(info, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	info, _ := g.Tensor("input_ids")
-	data, _ := g.Data("input_ids")
-	ids, err := safetensors.Int64s(info, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := testutil.Ints(t, g, "input_ids")
 	var sb strings.Builder
 	for _, id := range ids {
-		sb.WriteString(" ")
-		sb.WriteString(json.Number(itoa(id)).String())
+		fmt.Fprintf(&sb, " %d", id)
 	}
 	out := filepath.Join(t.TempDir(), "logits.safetensors")
 	if _, stderr, err := runArgs(t, "", "-m", tinyDir, "--ids", sb.String(), "--logits", out, "--chunk", "7"); err != nil {
@@ -65,34 +48,11 @@ func TestLogitsMode(t *testing.T) {
 	if !ok || ti.DType != "F32" || len(ti.Shape) != 2 || ti.Shape[0] != len(ids) || ti.Shape[1] != 1024 {
 		t.Fatalf("logits tensor %+v", ti)
 	}
-	got, want := read(f, "logits"), read(g, "logits")
-	var maxErr, maxAbs float64
-	for i := range want {
-		maxErr = math.Max(maxErr, math.Abs(float64(got[i]-want[i])))
-		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
-	}
-	if maxErr/maxAbs > 1e-4 {
-		t.Fatalf("relative error %g", maxErr/maxAbs)
-	}
-}
-
-func itoa(v int64) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	testutil.CheckClose(t, "logits", testutil.Floats(t, f, "logits"), testutil.Floats(t, g, "logits"), 1e-4)
 }
 
 func TestTokenizeMode(t *testing.T) {
-	dir := os.Getenv("GEMMAVK_CACHE")
-	if dir == "" {
-		dir = "../../.cache"
-	}
-	tok := filepath.Join(dir, "tokenizer", "tokenizer.json")
-	if _, err := os.Stat(tok); err != nil {
-		if os.Getenv("GEMMAVK_REQUIRE_ASSETS") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip("tokenizer.json missing; run make models")
-	}
+	tok := testutil.AssetPath(t, "tokenizer/tokenizer.json")
 	out, stderr, err := runArgs(t, "Hi<end_of_turn>", "--tokenizer", tok, "--tokenize")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -139,22 +99,9 @@ func TestBadInvocations(t *testing.T) {
 	}
 }
 
-// realModelPath is the fetched 270M GGUF, or a skip (failure under
-// GEMMAVK_REQUIRE_ASSETS=1) when it is absent.
+// realModelPath is the fetched 270M GGUF.
 func realModelPath(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("GEMMAVK_CACHE")
-	if dir == "" {
-		dir = "../../.cache"
-	}
-	p := filepath.Join(dir, "models", "gemma-3-270m-q4_k_m.gguf")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("GEMMAVK_REQUIRE_ASSETS") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip("model missing; run make models")
-	}
-	return p
+	return testutil.AssetPath(t, "models/gemma-3-270m-q4_k_m.gguf")
 }
 
 // TestChatTurns drives the interactive chat through stdin: two turns, a

@@ -1,12 +1,12 @@
 //go:build !unix
 
-package gguf
+package mapfile
 
 import "os"
 
-// mapFile reads the whole file into memory on platforms where this package
+// Map reads the whole file into memory on platforms where it
 // does not use mmap. The returned release function does nothing.
-func mapFile(path string) ([]byte, func() error, error) {
+func Map(path string) ([]byte, func() error, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,6 @@
 //go:build unix
 
-package gguf
+package mapfile
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"syscall"
 )
 
-// mapFile maps a regular file read-only into memory and returns the bytes
+// Map maps a regular file read-only into memory and returns the bytes
 // and a function that unmaps them. Empty files and non-regular files (pipes,
 // devices) are read into memory instead, since they cannot be mapped.
-func mapFile(path string) ([]byte, func() error, error) {
+func Map(path string) ([]byte, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -24,6 +24,9 @@ func mapFile(path string) ([]byte, func() error, error) {
 		return nil, nil, err
 	}
 	noop := func() error { return nil }
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("%s is a directory, not a file", path)
+	}
 	if !st.Mode().IsRegular() {
 		data, err := io.ReadAll(f)
 		if err != nil {
