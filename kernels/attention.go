@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"gemmavk/kernels/quant"
 )
 
 // Attn describes one attention layer's geometry and mask.
@@ -68,11 +70,7 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 		maxS := float32(math.Inf(-1))
 		for j := lo; j < hi; j++ {
 			kj, _ := key(j)
-			var dot float64
-			for c, qv := range qh {
-				dot += float64(qv) * float64(kj[c])
-			}
-			sc := float32(dot) * a.Scale
+			sc := quant.DotF32(qh, kj) * a.Scale
 			s[j-lo] = sc
 			if sc > maxS {
 				maxS = sc
@@ -93,7 +91,7 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 			_, vj := key(j)
 			w := s[j-lo] * inv
 			for c := range o {
-				o[c] += w * vj[c]
+				o[c] += float32(w * vj[c]) // no fused multiply-add: same bits on every build
 			}
 		}
 	}

@@ -13,8 +13,11 @@ func Add(y, a, b []float32, i0, i1 int) {
 //
 //	gelu(u) = 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3)))
 func GeluTanh(u float32) float32 {
+	// Explicit conversions keep the compiler from fusing multiply-adds, so
+	// every build rounds the same way.
 	x := float64(u)
-	return float32(0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))))
+	inner := float64(x + float64(0.044715*x*x*x))
+	return float32(0.5 * x * float64(1+math.Tanh(math.Sqrt(2/math.Pi)*inner)))
 }
 
 // GeluMul writes the gated product of the Gemma MLP, y[i] = gelu(g[i]) * u[i],

@@ -26,20 +26,11 @@ func MatMul(y, x []float32, w *Weight, T int, scratch []float32, r0, r1 int) {
 	}
 }
 
-// Dot is the f32 inner product of two equal-length vectors, with four
-// independent accumulators.
+// Dot is the f32 inner product of two equal-length vectors (b at least as
+// long as a) in the canonical arithmetic of quant.DotF32: sixteen float32
+// lanes, unfused multiply and add, a fixed reduction tree. The result is the
+// same bits on every machine and build, and equal to quant.DotRow of the
+// encoded row, so MatMul gives the same y whatever T is.
 func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return quant.DotF32(a, b)
 }

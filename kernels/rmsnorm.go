@@ -15,7 +15,7 @@ func RMSNorm(y, x, g []float32, eps float32, r0, r1 int) {
 		row := x[r*n : (r+1)*n]
 		var ss float64
 		for _, v := range row {
-			ss += float64(v) * float64(v)
+			ss += float64(float64(v) * float64(v)) // unfused on every build
 		}
 		inv := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
 		out := y[r*n : (r+1)*n]

@@ -40,8 +40,10 @@ func RoPE(x []float32, pos []int32, heads, dim int, base, factor float64, t0, t1
 			for j := 0; j < half; j++ {
 				a, b := v[j], v[j+half]
 				c, s := cs[j], cs[half+j]
-				v[j] = a*c - b*s
-				v[j+half] = b*c + a*s
+				// Explicit rounding of each product: no fused multiply-add,
+				// so every build gives the same bits.
+				v[j] = float32(a*c) - float32(b*s)
+				v[j+half] = float32(b*c) + float32(a*s)
 			}
 		}
 	}

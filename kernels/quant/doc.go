@@ -11,7 +11,10 @@
 //   - quantization (Quantize) that reproduces llama.cpp's reference
 //     quantizers, the ones llama-quantize uses without an importance matrix;
 //   - DotRow, the fused dot product of one encoded weight row with an f32
-//     vector, the inner loop of the CPU matrix-vector product.
+//     vector, the inner loop of the CPU matrix-vector product, and DotF32
+//     for two f32 vectors. Both use one canonical float32 arithmetic (dot.go)
+//     with bit-identical portable and, under GOEXPERIMENT=simd on amd64,
+//     AVX2/AVX-512 implementations.
 //
 // The layouts follow FORMATS.md §2 (shared docs), which is the spec this
 // package is tested against; values are bit-identical to ggml's reference

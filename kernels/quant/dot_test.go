@@ -59,9 +59,10 @@ func supportedTypes() []Type {
 }
 
 // TestDotRowMatchesDequantize compares DotRow with a float64 dot product of
-// DequantizeRow's output. DotRow sums in float32 inside a block (and
-// factors scales out), so the bound is relative to Σ|w·x|, the size of the
-// rounding errors, rather than to the possibly cancelling result.
+// DequantizeRow's output. DotRow sums in float32 (16 lanes of n/16 terms),
+// so the bound is relative to Σ|w·x|, the size of the rounding errors,
+// rather than to the possibly cancelling result. Bit identity with the
+// portable code is TestDotRowBitIdentity's.
 func TestDotRowMatchesDequantize(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, typ := range supportedTypes() {

@@ -79,7 +79,7 @@ func encodeQ2_K(x *[256]float32, y []byte) {
 		if d == 0 {
 			continue
 		}
-		dm := dminAll * float32(sc[j]>>4)
+		dm := float32(dminAll * float32(sc[j]>>4)) // float32(): no FMA with the add below (GOAMD64=v3)
 		for i := 16 * j; i < 16*j+16; i++ {
 			L[i] = uint8(max(0, min(3, nearestInt((x[i]+dm)/d))))
 		}
@@ -207,7 +207,7 @@ func quantizeQxK(x *[256]float32, y []byte, nmax int, rmin float32, nstep int) [
 		if d == 0 {
 			continue
 		}
-		dm := dminAll * float32(m)
+		dm := float32(dminAll * float32(m)) // float32(): no FMA with the add below (GOAMD64=v3)
 		for i := 32 * j; i < 32*j+32; i++ {
 			L[i] = uint8(max(0, min(nmax, nearestInt((x[i]+dm)/d))))
 		}
