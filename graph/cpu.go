@@ -102,7 +102,7 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 	case OpMatMul:
 		w := in[1].Matrix
 		c.parallel(w.Rows, func(lo, hi int) {
-			kernels.MatMul(f32(n.Out), f32(in[0]), w, in[0].Rows(), make([]float32, w.Cols), lo, hi)
+			kernels.MatMul(f32(n.Out), f32(in[0]), w, in[0].Rows(), make([]float32, 4*w.Cols), lo, hi)
 		})
 	case OpRoPE:
 		r := n.Attr.(RopeAttr)

@@ -15,7 +15,7 @@ import (
 // for bit.
 func TestMatMulSameBitsForAnyT(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	const rows, cols, T = 9, 512, 3
+	const rows, cols, T = 9, 512, 6 // rows: two tiles of four and a tail
 	for _, typ := range []quant.Type{quant.F32, quant.F16, quant.BF16, quant.Q8_0, quant.Q4_0, quant.Q5_0, quant.Q4_K, quant.Q5_K, quant.Q6_K} {
 		t.Run(typ.String(), func(t *testing.T) {
 			data, err := quant.Quantize(typ, randVec(r, rows*cols))
@@ -28,7 +28,7 @@ func TestMatMulSameBitsForAnyT(t *testing.T) {
 			}
 			x := randVec(r, T*cols)
 			yT := make([]float32, T*rows)
-			MatMul(yT, x, w, T, make([]float32, cols), 0, rows)
+			MatMul(yT, x, w, T, make([]float32, 4*cols), 0, rows)
 			for tok := 0; tok < T; tok++ {
 				y1 := make([]float32, rows)
 				MatMul(y1, x[tok*cols:(tok+1)*cols], w, 1, nil, 0, rows)

@@ -70,3 +70,52 @@ func DotRow(t Type, row []byte, x []float32) float32 {
 func DotF32(a, b []float32) float32 {
 	return dotF32(a, b[:len(a)])
 }
+
+// DotF32Batch computes, for every row t of x (x holds T = len(x)/len(w) rows
+// of len(w) values), out[t*stride] = DotF32(w, x[t*len(w):(t+1)*len(w)]),
+// bit for bit. It is the inner loop of a matrix-matrix product: the vector
+// kernels share each load of w across several rows of x and run their
+// accumulator chains side by side.
+func DotF32Batch(w, x []float32, out []float32, stride int) {
+	n := len(w)
+	if n == 0 {
+		for t := 0; t*stride < len(out); t++ {
+			out[t*stride] = 0
+		}
+		return
+	}
+	dotF32Batch(w, x[:len(x)/n*n], out, stride)
+}
+
+// dotF32BatchEach is DotF32Batch one row at a time.
+func dotF32BatchEach(w, x []float32, out []float32, stride int) {
+	n := len(w)
+	for t := 0; (t+1)*n <= len(x); t++ {
+		out[t*stride] = dotF32(w, x[t*n:(t+1)*n])
+	}
+}
+
+// DotF32Batch4 is DotF32Batch for four vectors at once: out[t*stride+k] =
+// DotF32(w[k], row t of x) for k = 0..3, bit for bit. The vector kernel
+// works on tiles of four vectors by four rows, so each load serves four
+// products.
+func DotF32Batch4(w *[4][]float32, x []float32, out []float32, stride int) {
+	n := len(w[0])
+	for k := 1; k < 4; k++ {
+		w[k] = w[k][:n]
+	}
+	if n == 0 {
+		for k := 0; k < 4; k++ {
+			DotF32Batch(w[k], x, out[k:], stride)
+		}
+		return
+	}
+	dotF32Batch4(w, x[:len(x)/n*n], out, stride)
+}
+
+// dotF32Batch4Each is DotF32Batch4 one vector at a time.
+func dotF32Batch4Each(w *[4][]float32, x []float32, out []float32, stride int) {
+	for k := 0; k < 4; k++ {
+		dotF32Batch(w[k], x, out[k:], stride)
+	}
+}

@@ -244,3 +244,72 @@ func BenchmarkDotImpls(b *testing.B) {
 		})
 	}
 }
+
+// TestDotF32BatchIdentity: every output of the batched product equals
+// DotF32 of its row, bit for bit, for row counts around the kernel's group
+// of four and lengths with and without a tail.
+func TestDotF32BatchIdentity(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 16, 37, 640, 1152} {
+		for _, rows := range []int{1, 3, 4, 5, 8, 9} {
+			t.Run(fmt.Sprintf("n=%d/rows=%d", n, rows), func(t *testing.T) {
+				w, x := make([]float32, n), make([]float32, n*rows)
+				for i := range w {
+					w[i] = float32(r.NormFloat64())
+				}
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				const stride = 3
+				out := make([]float32, (rows-1)*stride+1)
+				for i := range out {
+					out[i] = float32(math.NaN())
+				}
+				DotF32Batch(w, x, out, stride)
+				for k := 0; k < rows; k++ {
+					want := DotF32(w, x[k*n:(k+1)*n])
+					if math.Float32bits(out[k*stride]) != math.Float32bits(want) {
+						t.Fatalf("row %d: %g, DotF32 %g", k, out[k*stride], want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDotF32Batch4Identity: the four-vector tile product equals DotF32 of
+// each vector with each row, bit for bit.
+func TestDotF32Batch4Identity(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{1, 16, 37, 640} {
+		for _, rows := range []int{1, 3, 4, 5, 8, 11} {
+			t.Run(fmt.Sprintf("n=%d/rows=%d", n, rows), func(t *testing.T) {
+				var w [4][]float32
+				for k := range w {
+					w[k] = make([]float32, n)
+					for i := range w[k] {
+						w[k][i] = float32(r.NormFloat64())
+					}
+				}
+				x := make([]float32, n*rows)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				const stride = 6
+				out := make([]float32, (rows-1)*stride+4)
+				for i := range out {
+					out[i] = float32(math.NaN())
+				}
+				DotF32Batch4(&w, x, out, stride)
+				for row := 0; row < rows; row++ {
+					for k := range w {
+						want := DotF32(w[k], x[row*n:(row+1)*n])
+						if got := out[row*stride+k]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("row %d vector %d: %g, DotF32 %g", row, k, got, want)
+						}
+					}
+				}
+			})
+		}
+	}
+}

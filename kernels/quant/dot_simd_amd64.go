@@ -96,6 +96,59 @@ func dotRow(t Type, row []byte, x []float32) float32 {
 	return dotRowPortable(t, row, x)
 }
 
+func dotF32Batch(w, x []float32, out []float32, stride int) {
+	if impl != implAVX512 {
+		dotF32BatchEach(w, x, out, stride)
+		return
+	}
+	n := len(w)
+	rows := len(x) / n
+	m := n &^ 15
+	t := 0
+	for ; t+4 <= rows; t += 4 {
+		var acc [4]lanes
+		x0, x1, x2, x3 := x[t*n:(t+1)*n], x[(t+1)*n:(t+2)*n], x[(t+2)*n:(t+3)*n], x[(t+3)*n:(t+4)*n]
+		f32x4Vec512(&acc, w[:m], x0[:m], x1[:m], x2[:m], x3[:m])
+		for r, xr := range [4][]float32{x0, x1, x2, x3} {
+			for i := m; i < n; i++ {
+				acc[r][i-m] += float32(w[i] * xr[i]) // unfused, as dotF32SIMD
+			}
+			out[(t+r)*stride] = acc[r].sum()
+		}
+	}
+	for ; t < rows; t++ {
+		out[t*stride] = dotF32SIMD(true, w, x[t*n:(t+1)*n])
+	}
+}
+
+func dotF32Batch4(w *[4][]float32, x []float32, out []float32, stride int) {
+	if impl != implAVX512 {
+		dotF32Batch4Each(w, x, out, stride)
+		return
+	}
+	n := len(w[0])
+	rows := len(x) / n
+	m := n &^ 15
+	t := 0
+	for ; t+4 <= rows; t += 4 {
+		var acc [16]lanes // acc[4*r+k]: row t+r, vector k
+		xs := [4][]float32{x[t*n : (t+1)*n], x[(t+1)*n : (t+2)*n], x[(t+2)*n : (t+3)*n], x[(t+3)*n : (t+4)*n]}
+		f32x4x4Vec512(&acc, w, &xs, m)
+		for r, xr := range xs {
+			for k, wk := range w {
+				a := &acc[4*r+k]
+				for i := m; i < n; i++ {
+					a[i-m] += float32(wk[i] * xr[i]) // unfused, as dotF32SIMD
+				}
+				out[(t+r)*stride+k] = a.sum()
+			}
+		}
+	}
+	if t < rows {
+		dotF32Batch4Each(w, x[t*n:], out[t*stride:], stride)
+	}
+}
+
 func dotF32(a, b []float32) float32 {
 	switch impl {
 	case implAVX512:
@@ -328,6 +381,85 @@ func f32Vec512(acc *lanes, a, b []float32) {
 		s = s.Add(ld16(a[i:]).Mul(ld16(b[i:])))
 	}
 	done512(acc, s)
+}
+
+// f32x4Vec512 adds w[i]·xr[i] to the lanes acc[r] of four rows at once
+// (len(w) a multiple of 16): each row's lanes see exactly the operations of
+// f32Vec512, and each load of w serves all four.
+//
+//go:noinline
+func f32x4Vec512(acc *[4]lanes, w, x0, x1, x2, x3 []float32) {
+	s0, s1 := archsimd.LoadFloat32x16((*[16]float32)(&acc[0])), archsimd.LoadFloat32x16((*[16]float32)(&acc[1]))
+	s2, s3 := archsimd.LoadFloat32x16((*[16]float32)(&acc[2])), archsimd.LoadFloat32x16((*[16]float32)(&acc[3]))
+	n := len(w)
+	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
+	for i := 0; i+16 <= n; i += 16 {
+		wv := ld16(w[i:])
+		s0 = s0.Add(wv.Mul(ld16(x0[i:])))
+		s1 = s1.Add(wv.Mul(ld16(x1[i:])))
+		s2 = s2.Add(wv.Mul(ld16(x2[i:])))
+		s3 = s3.Add(wv.Mul(ld16(x3[i:])))
+	}
+	s0.Store((*[16]float32)(&acc[0]))
+	s1.Store((*[16]float32)(&acc[1]))
+	s2.Store((*[16]float32)(&acc[2]))
+	done512(&acc[3], s3)
+}
+
+// f32x4x4Vec512 adds w[k][i]·x[r][i] to acc[4r+k] for i < m (a multiple of
+// 16): a tile of four vectors by four rows, each lane seeing exactly the
+// operations of f32Vec512.
+//
+//go:noinline
+func f32x4x4Vec512(acc *[16]lanes, w *[4][]float32, x *[4][]float32, m int) {
+	// Sixteen named accumulators: an array of vectors would be zeroed with
+	// legacy-SSE stores.
+	s0 := archsimd.LoadFloat32x16((*[16]float32)(&acc[0]))
+	s1 := archsimd.LoadFloat32x16((*[16]float32)(&acc[1]))
+	s2 := archsimd.LoadFloat32x16((*[16]float32)(&acc[2]))
+	s3 := archsimd.LoadFloat32x16((*[16]float32)(&acc[3]))
+	s4 := archsimd.LoadFloat32x16((*[16]float32)(&acc[4]))
+	s5 := archsimd.LoadFloat32x16((*[16]float32)(&acc[5]))
+	s6 := archsimd.LoadFloat32x16((*[16]float32)(&acc[6]))
+	s7 := archsimd.LoadFloat32x16((*[16]float32)(&acc[7]))
+	s8 := archsimd.LoadFloat32x16((*[16]float32)(&acc[8]))
+	s9 := archsimd.LoadFloat32x16((*[16]float32)(&acc[9]))
+	s10 := archsimd.LoadFloat32x16((*[16]float32)(&acc[10]))
+	s11 := archsimd.LoadFloat32x16((*[16]float32)(&acc[11]))
+	s12 := archsimd.LoadFloat32x16((*[16]float32)(&acc[12]))
+	s13 := archsimd.LoadFloat32x16((*[16]float32)(&acc[13]))
+	s14 := archsimd.LoadFloat32x16((*[16]float32)(&acc[14]))
+	s15 := archsimd.LoadFloat32x16((*[16]float32)(&acc[15]))
+	w0, w1, w2, w3 := w[0][:m], w[1][:m], w[2][:m], w[3][:m]
+	x0, x1, x2, x3 := x[0][:m], x[1][:m], x[2][:m], x[3][:m]
+	for i := 0; i+16 <= m; i += 16 {
+		a0, a1, a2, a3 := ld16(w0[i:]), ld16(w1[i:]), ld16(w2[i:]), ld16(w3[i:])
+		var b f32x16
+		b = ld16(x0[i:])
+		s0, s1, s2, s3 = s0.Add(a0.Mul(b)), s1.Add(a1.Mul(b)), s2.Add(a2.Mul(b)), s3.Add(a3.Mul(b))
+		b = ld16(x1[i:])
+		s4, s5, s6, s7 = s4.Add(a0.Mul(b)), s5.Add(a1.Mul(b)), s6.Add(a2.Mul(b)), s7.Add(a3.Mul(b))
+		b = ld16(x2[i:])
+		s8, s9, s10, s11 = s8.Add(a0.Mul(b)), s9.Add(a1.Mul(b)), s10.Add(a2.Mul(b)), s11.Add(a3.Mul(b))
+		b = ld16(x3[i:])
+		s12, s13, s14, s15 = s12.Add(a0.Mul(b)), s13.Add(a1.Mul(b)), s14.Add(a2.Mul(b)), s15.Add(a3.Mul(b))
+	}
+	s0.Store((*[16]float32)(&acc[0]))
+	s1.Store((*[16]float32)(&acc[1]))
+	s2.Store((*[16]float32)(&acc[2]))
+	s3.Store((*[16]float32)(&acc[3]))
+	s4.Store((*[16]float32)(&acc[4]))
+	s5.Store((*[16]float32)(&acc[5]))
+	s6.Store((*[16]float32)(&acc[6]))
+	s7.Store((*[16]float32)(&acc[7]))
+	s8.Store((*[16]float32)(&acc[8]))
+	s9.Store((*[16]float32)(&acc[9]))
+	s10.Store((*[16]float32)(&acc[10]))
+	s11.Store((*[16]float32)(&acc[11]))
+	s12.Store((*[16]float32)(&acc[12]))
+	s13.Store((*[16]float32)(&acc[13]))
+	s14.Store((*[16]float32)(&acc[14]))
+	done512(&acc[15], s15)
 }
 
 // plainVec512 adds the F32, F16 or BF16 row times x (len(x) a multiple of
