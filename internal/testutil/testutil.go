@@ -39,8 +39,9 @@ func AssetPath(t testing.TB, rel string) string {
 	return p
 }
 
-// Floats reads a tensor of a safetensors file as f32.
-func Floats(t testing.TB, f *safetensors.File, name string) []float32 {
+// tensor returns a tensor's description and bytes, failing the test when
+// the file lacks it.
+func tensor(t testing.TB, f *safetensors.File, name string) (safetensors.TensorInfo, []byte) {
 	t.Helper()
 	info, ok := f.Tensor(name)
 	if !ok {
@@ -50,7 +51,13 @@ func Floats(t testing.TB, f *safetensors.File, name string) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := safetensors.Float32s(info, data)
+	return info, data
+}
+
+// Floats reads a tensor of a safetensors file as f32.
+func Floats(t testing.TB, f *safetensors.File, name string) []float32 {
+	t.Helper()
+	v, err := safetensors.Float32s(tensor(t, f, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +67,7 @@ func Floats(t testing.TB, f *safetensors.File, name string) []float32 {
 // Ints reads an integer tensor of a safetensors file.
 func Ints(t testing.TB, f *safetensors.File, name string) []int {
 	t.Helper()
-	info, ok := f.Tensor(name)
-	if !ok {
-		t.Fatalf("%s: no tensor %q", f.Path(), name)
-	}
-	data, err := f.Data(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := safetensors.Int64s(info, data)
+	v, err := safetensors.Int64s(tensor(t, f, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,21 +116,7 @@ func TestQuantizeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(want) {
-				t.Fatalf("%d bytes, gguf-py %d", len(got), len(want))
-			}
-			bb := typ.BlockBytes()
-			bad := 0
-			for o := 0; o < len(got); o += bb {
-				if string(got[o:o+bb]) != string(want[o:o+bb]) {
-					if bad++; bad <= 3 {
-						t.Errorf("block %d:\n got %x\nwant %x", o/bb, got[o:o+bb], want[o:o+bb])
-					}
-				}
-			}
-			if bad > 0 {
-				t.Errorf("%d of %d blocks differ", bad, len(got)/bb)
-			}
+			sameBlocks(t, typ, got, want, "gguf-py")
 		})
 	}
 	t.Run("type=BF16/special", func(t *testing.T) {
@@ -180,21 +166,28 @@ func TestQuantizeKVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(want) {
-				t.Fatalf("%d bytes, llama.cpp %d", len(got), len(want))
-			}
-			bb := typ.BlockBytes()
-			bad := 0
-			for o := 0; o < len(got); o += bb {
-				if string(got[o:o+bb]) != string(want[o:o+bb]) {
-					if bad++; bad <= 3 {
-						t.Errorf("block %d:\n got %x\nwant %x", o/bb, got[o:o+bb], want[o:o+bb])
-					}
-				}
-			}
-			if bad > 0 {
-				t.Errorf("%d of %d blocks differ", bad, len(got)/bb)
-			}
+			sameBlocks(t, typ, got, want, "llama.cpp")
 		})
+	}
+}
+
+// sameBlocks fails the test for every block of got that differs from the
+// reference encoder's (who), showing the first three.
+func sameBlocks(t *testing.T, typ Type, got, want []byte, who string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d bytes, %s %d", len(got), who, len(want))
+	}
+	bb := typ.BlockBytes()
+	bad := 0
+	for o := 0; o < len(got); o += bb {
+		if string(got[o:o+bb]) != string(want[o:o+bb]) {
+			if bad++; bad <= 3 {
+				t.Errorf("block %d:\n got %x\nwant %x", o/bb, got[o:o+bb], want[o:o+bb])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d blocks differ from %s", bad, len(got)/bb, who)
 	}
 }
