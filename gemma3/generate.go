@@ -46,8 +46,9 @@ func rate(n int, d time.Duration) float64 {
 
 // Generate feeds prompt (which may be empty when the session already holds
 // a context) and samples until a stop token, MaxTokens, cancellation or a
-// full context. On ErrContextFull the tokens produced so far have already
-// been delivered and stay in the session.
+// full context. On ErrContextFull every sampled token has been delivered
+// and all but the last are in the cache: the last is a valid prediction
+// that no longer fits.
 func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOptions) (st Stats, err error) {
 	st = Stats{PromptTokens: len(prompt), StopToken: -1}
 	cfg := opt.Sampling
