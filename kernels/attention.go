@@ -89,10 +89,7 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 		inv := float32(1 / sum)
 		for j := lo; j < hi; j++ {
 			_, vj := key(j)
-			w := s[j-lo] * inv
-			for c := range o {
-				o[c] += float32(w * vj[c]) // no fused multiply-add: same bits on every build
-			}
+			quant.AddScaledF32(o, s[j-lo]*inv, vj)
 		}
 	}
 }

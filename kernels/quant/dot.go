@@ -119,3 +119,18 @@ func dotF32Batch4Each(w *[4][]float32, x []float32, out []float32, stride int) {
 		dotF32Batch(w[k], x, out[k:], stride)
 	}
 }
+
+// AddScaledF32 adds a·x[i] to dst[i] for every i < len(dst), the product
+// rounded to float32 before the add (no fused multiply-add), so every
+// implementation gives the same bits. x must hold at least len(dst) values.
+func AddScaledF32(dst []float32, a float32, x []float32) {
+	addScaledF32(dst, a, x[:len(dst)])
+}
+
+// addScaledF32Portable is AddScaledF32 in portable Go.
+func addScaledF32Portable(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += float32(a * x[i])
+	}
+}

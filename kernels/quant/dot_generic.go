@@ -14,3 +14,5 @@ func dotF32Batch(w, x []float32, out []float32, stride int) { dotF32BatchEach(w,
 func dotF32Batch4(w *[4][]float32, x []float32, out []float32, stride int) {
 	dotF32Batch4Each(w, x, out, stride)
 }
+
+func addScaledF32(dst []float32, a float32, x []float32) { addScaledF32Portable(dst, a, x) }

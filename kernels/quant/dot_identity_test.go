@@ -313,3 +313,23 @@ func TestDotF32Batch4Identity(t *testing.T) {
 		}
 	}
 }
+
+// TestAddScaledF32: the vector kernel and the portable loop agree bit for
+// bit, with and without a partial 16-lane chunk.
+func TestAddScaledF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{0, 1, 15, 16, 17, 256, 259} {
+		dst, x := make([]float32, n), make([]float32, n)
+		for i := range dst {
+			dst[i], x[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		}
+		want := append([]float32(nil), dst...)
+		addScaledF32Portable(want, 0.37, x)
+		AddScaledF32(dst, 0.37, x)
+		for i := range dst {
+			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d element %d: %g, portable %g", n, i, dst[i], want[i])
+			}
+		}
+	}
+}

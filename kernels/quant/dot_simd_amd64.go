@@ -149,6 +149,16 @@ func dotF32Batch4(w *[4][]float32, x []float32, out []float32, stride int) {
 	}
 }
 
+func addScaledF32(dst []float32, a float32, x []float32) {
+	n := len(dst) &^ 15
+	if impl == implAVX512 && n > 0 {
+		axpyVec512(dst[:n], a, x[:n])
+		addScaledF32Portable(dst[n:], a, x[n:])
+		return
+	}
+	addScaledF32Portable(dst, a, x)
+}
+
 func dotF32(a, b []float32) float32 {
 	switch impl {
 	case implAVX512:
@@ -412,6 +422,19 @@ func f32x4x4Vec512(acc *[16]lanes, w *[4][]float32, x *[4][]float32, m int) {
 	s13.Store((*[16]float32)(&acc[13]))
 	s14.Store((*[16]float32)(&acc[14]))
 	done512(&acc[15], s15)
+}
+
+// axpyVec512 adds round32(a·x[i]) to dst[i] (len(dst) a multiple of 16).
+//
+//go:noinline
+func axpyVec512(dst []float32, a float32, x []float32) {
+	av := archsimd.BroadcastFloat32x16(a)
+	x = x[:len(dst)]
+	for i := 0; i+16 <= len(dst); i += 16 {
+		d := (*[16]float32)(dst[i : i+16])
+		archsimd.LoadFloat32x16(d).Add(av.Mul(ld16(x[i:]))).Store(d)
+	}
+	archsimd.ClearAVXUpperBits()
 }
 
 // plainVec512 adds the F32, F16 or BF16 row times x (len(x) a multiple of
