@@ -1,7 +1,6 @@
 package gguf
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -51,15 +50,8 @@ type File struct {
 // alive until Close; slices from TensorData are invalid afterwards. The
 // file must not be truncated by anyone while it is open.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapfile.Map(path)
+	f, unmap, err := mapfile.Load(path, parse)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	f, err := parse(data)
-	if err != nil {
-		if uerr := unmap(); uerr != nil {
-			err = errors.Join(err, uerr)
-		}
 		return nil, fmt.Errorf("gguf: %s: %w", path, err)
 	}
 	f.unmap = unmap

@@ -40,13 +40,8 @@ type File struct {
 // to and are valid until Close. If another process truncates the file while
 // it is mapped, reading the lost pages faults.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapfile.Map(path)
+	f, unmap, err := mapfile.Load(path, parse)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	f, err := parse(data)
-	if err != nil {
-		_ = unmap()
 		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
 	f.path = path
