@@ -15,6 +15,9 @@ import (
 // t (or kept as is when t is 0xFFFFFFFF). Matrices whose rows are not a
 // whole number of t's blocks stay F32, as llama.cpp's fallback would.
 func (m *Model) WriteGGUF(path string, t quant.Type) error {
+	if t != KeepType && !quant.QuantizeSupported(t) {
+		return fmt.Errorf("gemma3: write gguf: cannot encode weights as %s", t)
+	}
 	w := gguf.NewWriter()
 	if err := m.writeConfig(w); err != nil {
 		return err

@@ -201,3 +201,12 @@ func TestSampledReproducible(t *testing.T) {
 		t.Fatalf("seeds 7 and 8 gave identical samples %v", a)
 	}
 }
+
+func TestWriteGGUFBadType(t *testing.T) {
+	m := loadTiny(t)
+	for _, typ := range []quant.Type{quant.Type(99), quant.IQ4_XS} {
+		if err := m.WriteGGUF(filepath.Join(t.TempDir(), "x.gguf"), typ); err == nil {
+			t.Errorf("WriteGGUF accepted %s", typ)
+		}
+	}
+}
