@@ -18,14 +18,37 @@ type vectorFile struct {
 		Values []uint32 `json:"values"`
 	} `json:"dequant"`
 	Quant struct {
-		Input            []uint32 `json:"input"`
-		BF16SpecialInput []uint32 `json:"bf16_special_input"`
-		BF16Special      string   `json:"bf16_special"`
-		Results          []struct {
-			Type string `json:"type"`
-			Data string `json:"data"`
-		} `json:"results"`
+		Input            []uint32      `json:"input"`
+		BF16SpecialInput []uint32      `json:"bf16_special_input"`
+		BF16Special      string        `json:"bf16_special"`
+		Results          []quantResult `json:"results"`
 	} `json:"quant"`
+}
+
+// quantResult is a reference encoder's blocks (hex) for one type.
+type quantResult struct {
+	Type string `json:"type"`
+	Data string `json:"data"`
+}
+
+// checkQuantized runs Quantize on in for every result's type and requires
+// the reference encoder's (who) blocks byte for byte.
+func checkQuantized(t *testing.T, in []float32, results []quantResult, who string) {
+	t.Helper()
+	for _, c := range results {
+		typ, err := ParseType(c.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run("type="+c.Type, func(t *testing.T) {
+			want := mustHex(t, c.Data)
+			got, err := Quantize(typ, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBlocks(t, typ, got, want, who)
+		})
+	}
 }
 
 func loadVectors(t *testing.T) *vectorFile {
@@ -104,21 +127,7 @@ func TestDequantizeVectors(t *testing.T) {
 // in the C build, not in the format, so no tolerance is granted here.
 func TestQuantizeVectors(t *testing.T) {
 	v := loadVectors(t)
-	in := floatsFromBits(v.Quant.Input)
-	for _, c := range v.Quant.Results {
-		typ, err := ParseType(c.Type)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Run("type="+c.Type, func(t *testing.T) {
-			want := mustHex(t, c.Data)
-			got, err := Quantize(typ, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameBlocks(t, typ, got, want, "gguf-py")
-		})
-	}
+	checkQuantized(t, floatsFromBits(v.Quant.Input), v.Quant.Results, "gguf-py")
 	t.Run("type=BF16/special", func(t *testing.T) {
 		want := mustHex(t, v.Quant.BF16Special)
 		got, err := Quantize(BF16, floatsFromBits(v.Quant.BF16SpecialInput))
@@ -139,12 +148,9 @@ func TestQuantizeKVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v struct {
-		Provenance string `json:"provenance"`
-		Input      string `json:"input"`
-		Results    []struct {
-			Type string `json:"type"`
-			Data string `json:"data"`
-		} `json:"results"`
+		Provenance string        `json:"provenance"`
+		Input      string        `json:"input"`
+		Results    []quantResult `json:"results"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
@@ -155,20 +161,7 @@ func TestQuantizeKVectors(t *testing.T) {
 	for i := range in {
 		in[i] = math.Float32frombits(uint32(inBytes[4*i]) | uint32(inBytes[4*i+1])<<8 | uint32(inBytes[4*i+2])<<16 | uint32(inBytes[4*i+3])<<24)
 	}
-	for _, c := range v.Results {
-		typ, err := ParseType(c.Type)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Run("type="+c.Type, func(t *testing.T) {
-			want := mustHex(t, c.Data)
-			got, err := Quantize(typ, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameBlocks(t, typ, got, want, "llama.cpp")
-		})
-	}
+	checkQuantized(t, in, v.Results, "llama.cpp")
 }
 
 // sameBlocks fails the test for every block of got that differs from the
