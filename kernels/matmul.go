@@ -34,12 +34,3 @@ func MatMul(y, x []float32, w *Weight, T int, scratch []float32, r0, r1 int) {
 		quant.DotF32Batch(rows[0], x[:T*n], y[r:], m)
 	}
 }
-
-// Dot is the f32 inner product of two equal-length vectors (b at least as
-// long as a) in the canonical arithmetic of quant.DotF32: sixteen float32
-// lanes, unfused multiply and add, a fixed reduction tree. The result is the
-// same bits on every machine and build, and equal to quant.DotRow of the
-// encoded row, so MatMul gives the same y whatever T is.
-func Dot(a, b []float32) float32 {
-	return quant.DotF32(a, b)
-}

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -38,41 +37,6 @@ func TestMatMulSameBitsForAnyT(t *testing.T) {
 					}
 				}
 			}
-		})
-	}
-}
-
-// TestDotIsDotF32 pins Dot to quant.DotF32 (which quant tests against its
-// portable reference) for lengths with and without a partial 16-lane chunk.
-func TestDotIsDotF32(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{0, 1, 15, 16, 17, 100, 256, 640, 1153} {
-		a, b := randVec(r, n), randVec(r, n)
-		if got, want := Dot(a, b), quant.DotF32(a, b); math.Float32bits(got) != math.Float32bits(want) {
-			t.Errorf("n=%d: Dot %v, DotF32 %v", n, got, want)
-		}
-		var ref float64
-		for i := range a {
-			ref += float64(a[i]) * float64(b[i])
-		}
-		if d := math.Abs(float64(Dot(a, b)) - ref); d > 1e-4*math.Sqrt(float64(n)+1) {
-			t.Errorf("n=%d: Dot %v, float64 %v", n, Dot(a, b), ref)
-		}
-	}
-}
-
-// BenchmarkDot reports the bytes of both operands read per second.
-func BenchmarkDot(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{256, 640, 2048} {
-		a, c := randVec(r, n), randVec(r, n)
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			b.SetBytes(int64(8 * n))
-			var sink float32
-			for b.Loop() {
-				sink += Dot(a, c)
-			}
-			_ = sink
 		})
 	}
 }
