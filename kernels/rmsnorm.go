@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"gemmavk/gpu"
+)
 
 // RMSNorm normalizes each row of n values and multiplies by the gain g
 // (Gemma form, GEMMA3.md §1.2, with g already holding 1 + w):
@@ -22,5 +26,16 @@ func RMSNorm(y, x, g []float32, eps float32, r0, r1 int) {
 		for j, v := range row {
 			out[j] = v * inv * g[j]
 		}
+	}
+}
+
+// RMSNormVk lowers RMSNorm over rows of n values on the GPU.
+// Bindings: 0 x f32 [rows, n]; 1 g f32 [n]; 2 y f32 [rows, n].
+func RMSNormVk(c gpu.Caps, rows, n int, eps float32) gpu.Dispatch {
+	return gpu.Dispatch{
+		Shader: "rmsnorm_f32",
+		Spec:   []uint32{rowWorkgroup(c, n)},
+		Push:   gpu.Push(uint32(rows), uint32(n), gpu.F32(eps)),
+		Groups: rowGroups(rows),
 	}
 }

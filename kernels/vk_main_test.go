@@ -1,0 +1,9 @@
+package kernels
+
+import (
+	"testing"
+
+	"gemmavk/internal/vktest"
+)
+
+func TestMain(m *testing.M) { vktest.Main(m) }
