@@ -188,6 +188,10 @@ type Options struct {
 	Select     string // see Choose
 	Validation bool   // see InstanceOptions
 	Logger     *slog.Logger
+	// Staging moves all uploads and downloads through the staging buffers,
+	// even where device-local memory is host-visible (as on integrated GPUs
+	// and lavapipe): the path discrete GPUs take, for tests.
+	Staging bool
 }
 
 // Device is an open logical device with one compute queue. Its methods are
@@ -207,6 +211,7 @@ type Device struct {
 	mu        sync.Mutex // guards queue submission
 	live      map[*Recording]bool
 	closed    bool
+	staging   bool // see Options.Staging
 	transfers *transfer
 }
 
@@ -233,6 +238,7 @@ func Open(opts Options) (*Device, error) {
 		return nil, err
 	}
 	d.ownsInst = true
+	d.staging = opts.Staging
 	return d, nil
 }
 

@@ -109,10 +109,11 @@ func (r *Recorder) bind(p *Pipeline, set *DescriptorSet, push []byte) bool {
 }
 
 const (
-	shaderOrTransfer = vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
-	allWrites        = vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit)
-	allAccess        = vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit |
-		vk.AccessTransferReadBit | vk.AccessTransferWriteBit | vk.AccessIndirectCommandReadBit)
+	shaderOrTransfer  = vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
+	allWrites         = vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit)
+	shaderAndTransfer = vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit |
+		vk.AccessTransferReadBit | vk.AccessTransferWriteBit)
+	allAccess = shaderAndTransfer | vk.AccessFlags(vk.AccessIndirectCommandReadBit)
 )
 
 // Barrier records a memory barrier: everything dispatched or copied before

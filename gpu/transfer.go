@@ -63,12 +63,12 @@ func (t *transfer) copy(dst, src Buffer, n uint64) error {
 	vk.BeginCommandBuffer(t.cmd, &bi)
 	// Earlier work on the queue may still write src or read dst.
 	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier,
-		SrcAccessMask: allWrites | vk.AccessFlags(vk.AccessHostWriteBit), DstAccessMask: allAccess}}
+		SrcAccessMask: allWrites | vk.AccessFlags(vk.AccessHostWriteBit), DstAccessMask: shaderAndTransfer}}
 	vk.CmdPipelineBarrier(t.cmd, shaderOrTransfer|vk.PipelineStageFlags(vk.PipelineStageHostBit), shaderOrTransfer, 0, 1, mb, 0, nil, 0, nil)
 	vk.CmdCopyBuffer(t.cmd, src.blk.buf, dst.blk.buf, 1, []vk.BufferCopy{{
 		SrcOffset: vk.DeviceSize(src.Offset), DstOffset: vk.DeviceSize(dst.Offset), Size: vk.DeviceSize(n)}})
 	hb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: vk.AccessFlags(vk.AccessTransferWriteBit),
-		DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit) | allAccess}}
+		DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit) | shaderAndTransfer}}
 	vk.CmdPipelineBarrier(t.cmd, vk.PipelineStageFlags(vk.PipelineStageTransferBit),
 		shaderOrTransfer|vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, hb, 0, nil, 0, nil)
 	if r := vk.EndCommandBuffer(t.cmd); r != vk.Success {
@@ -91,10 +91,13 @@ func (t *transfer) copy(dst, src Buffer, n uint64) error {
 // Upload writes data at the start of b. Host-visible buffers are written
 // directly; others through the staging buffer in chunks of StagingSize.
 func (d *Device) Upload(b Buffer, data []byte) error {
+	if !b.Valid() {
+		return fmt.Errorf("gpu: upload into an unallocated buffer")
+	}
 	if uint64(len(data)) > b.Size {
 		return fmt.Errorf("gpu: upload of %d bytes into a buffer of %d", len(data), b.Size)
 	}
-	if m := b.Bytes(); m != nil {
+	if m := b.Bytes(); m != nil && !d.staging {
 		vk.DeviceWaitIdle(d.h)
 		copy(m, data)
 		return nil
@@ -116,11 +119,14 @@ func (d *Device) Upload(b Buffer, data []byte) error {
 // Download reads len(dst) bytes from the start of b, after waiting for the
 // device to finish what was submitted.
 func (d *Device) Download(dst []byte, b Buffer) error {
+	if !b.Valid() {
+		return fmt.Errorf("gpu: download from an unallocated buffer")
+	}
 	if uint64(len(dst)) > b.Size {
 		return fmt.Errorf("gpu: download of %d bytes from a buffer of %d", len(dst), b.Size)
 	}
 	vk.DeviceWaitIdle(d.h)
-	if m := b.Bytes(); m != nil {
+	if m := b.Bytes(); m != nil && !d.staging {
 		if !b.blk.coherent {
 			rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: b.blk.mem,
 				Size: vk.DeviceSize(vk.WholeSize)}}
