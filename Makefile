@@ -16,7 +16,7 @@ export GOEXPERIMENT := simd
 # preemption alone avoids it.
 export GODEBUG := asyncpreemptoff=1
 
-.PHONY: run test build models fuzz vet clean
+.PHONY: run test build models fuzz vet clean shaders shaders-check toolchain
 
 ## run: fetch the default model (Gemma 3 270M, Q4_K_M) and complete a prompt
 run: build models
@@ -30,10 +30,23 @@ build:
 models:
 	sh tools/fetch-assets.sh
 
-## test: vet, then every test; asset-backed tests must run, not skip
+## test: vet, then every test; asset-backed and Vulkan tests must run, not
+## skip (Vulkan: any device, e.g. Mesa's lavapipe, with the validation layer)
 test: models
 	$(GO) vet ./...
-	GEMMAVK_REQUIRE_ASSETS=1 $(GO) test -count=1 ./...
+	GEMMAVK_REQUIRE_ASSETS=1 GEMMAVK_REQUIRE_GPU=1 GEMMAVK_REQUIRE_VALIDATION=1 $(GO) test -count=1 ./...
+
+## toolchain: install the pinned shader compiler (glslang 13.1.1) under $(CACHE)
+toolchain:
+	sh tools/install-toolchain.sh
+
+## shaders: recompile shaders/*.comp into shaders/spv (go generate ./shaders)
+shaders: toolchain
+	$(GO) generate ./shaders
+
+## shaders-check: fail if the committed SPIR-V is not what the sources compile to
+shaders-check: toolchain
+	$(GO) run ./tools/spirv -check
 
 ## fuzz: fuzz the file parsers (GGUF for FUZZTIME, safetensors for 20s)
 fuzz:

@@ -20,12 +20,15 @@ import (
 
 	"gemmavk/gemma3"
 	"gemmavk/gemma3/sample"
+	"gemmavk/gpu"
 )
 
 // options are the parsed command line.
 type options struct {
 	model, prompt, system, backend string
+	device                         string
 	raw, verbose, tokenize         bool
+	listDevices                    bool
 	tokenizerPath, ids, logits     string
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
@@ -50,7 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
 	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk size in tokens")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
-	fs.StringVar(&o.backend, "backend", "auto", "executor: auto or cpu (Vulkan is not built yet; auto uses the CPU)")
+	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan when a device exists) or cpu")
+	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
+	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
 	fs.BoolVar(&o.tokenize, "tokenize", false, "read text on stdin, print its token ids (no <bos>) as JSON")
 	fs.StringVar(&o.tokenizerPath, "tokenizer", "", "tokenizer.json to use instead of the model's vocabulary")
@@ -74,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if (o.ids == "") != (o.logits == "") {
 		return nil, errors.New("--ids and --logits go together")
 	}
-	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") {
+	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices {
 		return nil, errors.New("no model: pass -m FILE.gguf or an HF checkpoint directory")
 	}
 	return o, nil
@@ -99,6 +104,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.listDevices {
+		return listDevices(stdout)
+	}
 	if o.tokenize && o.model == "" {
 		return tokenizeStdin(o, nil, stdin, stdout)
 	}
@@ -109,13 +117,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer m.Close()
 	c := &m.Config
 	log.Debug("model loaded", "path", o.model, "layers", c.Layers, "hidden", c.Hidden, "vocab", c.Vocab,
-		"weights_MiB", m.WeightBytes()>>20, "backend", "cpu")
+		"weights_MiB", m.WeightBytes()>>20)
 	switch {
 	case o.tokenize:
 		return tokenizeStdin(o, m, stdin, stdout)
 	case o.ids != "":
 		return writeLogits(o, m)
 	}
+	backend := chooseBackend(o, stderr)
+	log.Debug("executor", "backend", backend)
 	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log})
 	if err != nil {
 		return err

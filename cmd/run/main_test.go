@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"gemmavk/internal/testutil"
+	"gemmavk/internal/vktest"
 	"gemmavk/safetensors"
 )
 
@@ -137,3 +138,36 @@ func TestPromptStats(t *testing.T) {
 		t.Fatalf("stats line missing or wrong: %q", stderr)
 	}
 }
+
+// TestCPUFallbackLine: without a usable Vulkan driver, generation runs on
+// the CPU and says so in exactly one line.
+func TestCPUFallbackLine(t *testing.T) {
+	t.Setenv("VK_DRIVER_FILES", filepath.Join(t.TempDir(), "no-such-icd.json"))
+	t.Setenv("VK_ICD_FILENAMES", filepath.Join(t.TempDir(), "no-such-icd.json"))
+	_, stderr, err := runArgs(t, "", "-m", realModelPath(t), "--raw", "-p", "a b", "-n", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "CPU executor") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "no Vulkan device") {
+		t.Errorf("stderr has %d fallback lines, want one naming the missing device:\n%s", len(lines), stderr)
+	}
+}
+
+func TestListDevices(t *testing.T) {
+	vktest.Device(t)
+	out, stderr, err := runArgs(t, "", "--list-devices")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.HasPrefix(out, "* 0: ") || !strings.Contains(out, "Vulkan 1.") {
+		t.Errorf("--list-devices printed %q", out)
+	}
+}
+
+func TestMain(m *testing.M) { vktest.Main(m) }
