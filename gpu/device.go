@@ -183,6 +183,10 @@ func Choose(devs []DeviceInfo, sel string) (DeviceInfo, error) {
 	return DeviceInfo{}, fmt.Errorf("no device matches %q (have: %s)", sel, strings.Join(names, "; "))
 }
 
+// coopMatLayerVersion is the first validation layer (1.3.255) that knows
+// VK_KHR_cooperative_matrix.
+var coopMatLayerVersion = vk.MakeVersion(1, 3, 255)
+
 // Options configures Open.
 type Options struct {
 	Select     string // see Choose
@@ -246,6 +250,12 @@ func Open(opts Options) (*Device, error) {
 // enabled where the device has them.
 func (in *Instance) Open(info DeviceInfo) (*Device, error) {
 	c := info.Caps
+	if in.validating && in.layerVersion < coopMatLayerVersion && (c.CoopMat || c.CoopMat2) {
+		in.log.Info("validation layer predates cooperative matrices: they stay off while validating",
+			"layer", Caps{APIVersion: in.layerVersion}.Version())
+		c.CoopMat, c.CoopMat2 = false, false
+		info.Caps = c
+	}
 	enable := map[string]bool{}
 	if !c.AtLeast(1, 3) && c.IntegerDot {
 		enable[extIntDot] = true

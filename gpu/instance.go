@@ -26,7 +26,11 @@ type Instance struct {
 	h          vk.Instance
 	log        *slog.Logger
 	validating bool
-	debug      *debugSink
+	// layerVersion is the validation layer's spec version: a layer older
+	// than an extension rejects its structures, so such extensions stay off
+	// while validating.
+	layerVersion uint32
+	debug        *debugSink
 }
 
 // NewInstance loads the Vulkan loader and creates an instance. Without
@@ -53,10 +57,11 @@ func NewInstance(opts InstanceOptions) (*Instance, error) {
 			availExt[vk.ToString(p.ExtensionName[:])] = true
 		}
 	}
-	if opts.Validation && hasInstanceLayer(ValidationLayer) && availExt["VK_EXT_debug_report"] {
+	if v := instanceLayer(ValidationLayer); opts.Validation && v != 0 && availExt["VK_EXT_debug_report"] {
 		layers = append(layers, ValidationLayer)
 		exts = append(exts, "VK_EXT_debug_report")
 		in.validating = true
+		in.layerVersion = v
 	}
 	var flags vk.InstanceCreateFlags
 	if availExt["VK_KHR_portability_enumeration"] {
@@ -121,20 +126,21 @@ func (in *Instance) Close() {
 	in.h = nil
 }
 
-func hasInstanceLayer(name string) bool {
+// instanceLayer returns the spec version of an installed layer, or 0.
+func instanceLayer(name string) uint32 {
 	var n uint32
 	if vk.EnumerateInstanceLayerProperties(&n, nil) != vk.Success || n == 0 {
-		return false
+		return 0
 	}
 	props := make([]vk.LayerProperties, n)
 	vk.EnumerateInstanceLayerProperties(&n, props)
 	for _, p := range props[:n] {
 		p.Deref()
 		if vk.ToString(p.LayerName[:]) == name {
-			return true
+			return p.SpecVersion
 		}
 	}
-	return false
+	return 0
 }
 
 // cStrings NUL-terminates names for the bindings.

@@ -30,6 +30,7 @@ var (
 	opened  bool
 	dev     *gpu.Device
 	openErr error
+	plain   *gpu.Device // without validation; see Unvalidated
 )
 
 func open() (*gpu.Device, error) {
@@ -62,13 +63,38 @@ func Device(t testing.TB) *gpu.Device {
 	return d
 }
 
+// Unvalidated returns a second shared device opened without the validation
+// layer, for features an installed layer is too old to know (cooperative
+// matrices with Debian's layer 1.3.239): their results are still checked
+// against the references, only not validated.
+func Unvalidated(t testing.TB) *gpu.Device {
+	t.Helper()
+	Device(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if plain == nil {
+		d, err := gpu.Open(gpu.Options{})
+		if err != nil {
+			t.Fatalf("open without validation: %v", err)
+		}
+		plain = d
+	}
+	return plain
+}
+
 // Main runs the tests, then closes the device and fails the binary on any
 // validation message or leaked object.
 func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
-	d := dev
+	d, p := dev, plain
 	mu.Unlock()
+	if p != nil {
+		if err := p.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "vktest:", err)
+			code = 1
+		}
+	}
 	if d != nil {
 		msgs := d.Messages()
 		for _, s := range msgs {
@@ -101,7 +127,12 @@ const guard = 0x5ca1ab1e
 // buffer's end or validation complained during the run.
 func Run(t testing.TB, ds gpu.Dispatch, bufs ...[]byte) [][]byte {
 	t.Helper()
-	d := Device(t)
+	return RunOn(t, Device(t), ds, bufs...)
+}
+
+// RunOn is Run on a given device.
+func RunOn(t testing.TB, d *gpu.Device, ds gpu.Dispatch, bufs ...[]byte) [][]byte {
+	t.Helper()
 	before := len(d.Messages())
 	views := make([]gpu.Buffer, len(bufs))
 	for i, b := range bufs {
