@@ -5,7 +5,13 @@
 // package graph calls them directly, splitting work across cores through the
 // row ranges each function takes.
 //
+// Beside each reference sits its Vulkan lowering, a function <Op>Vk that
+// returns a gpu.Dispatch: which shader variant, its specialization and push
+// constants and its group counts, with the buffer bindings in its doc
+// comment. Lowerings are data; package gpu records them. Parity tests run
+// every lowering against its reference.
+//
 // Weights stay in their file encoding (package kernels/quant) and are decoded
-// a block at a time. kernels imports only kernels/quant and the standard
-// library; it knows nothing of models or devices.
+// a block at a time. kernels imports kernels/quant, gpu (for the Dispatch and
+// Caps types) and the standard library; it knows nothing of models.
 package kernels
