@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"gemmavk/gpu"
+)
 
 // Add writes y[i] = a[i] + b[i] for i in [i0, i1). y may alias a or b.
 func Add(y, a, b []float32, i0, i1 int) {
@@ -26,4 +30,82 @@ func GeluMul(y, g, u []float32, i0, i1 int) {
 	for i := i0; i < i1; i++ {
 		y[i] = GeluTanh(g[i]) * u[i]
 	}
+}
+
+// Mul writes y[i] = a[i] * b[i] for i in [i0, i1). y may alias a or b.
+func Mul(y, a, b []float32, i0, i1 int) {
+	for i := i0; i < i1; i++ {
+		y[i] = a[i] * b[i]
+	}
+}
+
+// Scale writes y[i] = x[i] * s for i in [i0, i1). y may alias x.
+func Scale(y, x []float32, s float32, i0, i1 int) {
+	for i := i0; i < i1; i++ {
+		y[i] = x[i] * s
+	}
+}
+
+// Gelu writes y[i] = gelu(x[i]) (GeluTanh, the SigLIP MLP activation) for
+// i in [i0, i1). y may alias x.
+func Gelu(y, x []float32, i0, i1 int) {
+	for i := i0; i < i1; i++ {
+		y[i] = GeluTanh(x[i])
+	}
+}
+
+// The elementwise lowerings run one invocation per element. Their outputs
+// may be bound to the same buffer as an input.
+
+// AddVk lowers Add over n elements.
+// Bindings: 0 a f32 [n]; 1 b f32 [n]; 2 y f32 [n].
+func AddVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "add_f32", n) }
+
+// MulVk lowers Mul over n elements.
+// Bindings: 0 a f32 [n]; 1 b f32 [n]; 2 y f32 [n].
+func MulVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "mul_f32", n) }
+
+// ScaleVk lowers Scale over n elements by s.
+// Bindings: 0 x f32 [n]; 1 y f32 [n].
+func ScaleVk(c gpu.Caps, n int, s float32) gpu.Dispatch {
+	ds := elementwise(c, "scale_f32", n)
+	ds.Push = gpu.Push(uint32(n), gpu.F32(s))
+	return ds
+}
+
+// GeluMulVk lowers GeluMul over n elements. The GPU evaluates
+// 0.5 (1 + tanh z) as 1 / (1 + exp(-2z)), which avoids GPU tanh's
+// cancellation near 0 and stays accurate where gelu is tiny.
+// Bindings: 0 g f32 [n]; 1 u f32 [n]; 2 y f32 [n].
+func GeluMulVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "gelu_mul_f32", n) }
+
+// GeluVk lowers Gelu over n elements (tanh form computed as in GeluMulVk).
+// Bindings: 0 x f32 [n]; 1 y f32 [n].
+func GeluVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "gelu_f32", n) }
+
+func elementwise(c gpu.Caps, shader string, n int) gpu.Dispatch {
+	wg := flatWorkgroup(c)
+	return gpu.Dispatch{
+		Shader: shader,
+		Spec:   []uint32{wg},
+		Push:   gpu.Push(uint32(n)),
+		Groups: flatGroups(n, wg),
+	}
+}
+
+// flatWorkgroup is the workgroup size of kernels that run one invocation
+// per item.
+func flatWorkgroup(c gpu.Caps) uint32 {
+	wg := uint32(256)
+	if lim := c.MaxWorkgroupInvocations; lim > 0 && wg > lim {
+		wg = lim
+	}
+	return wg
+}
+
+// flatGroups covers n items with workgroups of wg invocations on a 2D
+// grid, so that n may pass 65535 workgroups; shaders take item
+// i = (group.y * groups.x + group.x) * wg + local and return past n.
+func flatGroups(n int, wg uint32) [3]uint32 {
+	return rowGroups(int(ceilDiv(n, int(wg))))
 }

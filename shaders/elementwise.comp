@@ -1,0 +1,70 @@
+#version 450
+// Elementwise f32 ops, one invocation per element i < n over a 2D grid:
+// i = (group.y * groups.x + group.x) * wgsize + local. The output may be
+// the same buffer as an input (each element is read, then written, by one
+// invocation).
+//
+//   add_f32       y = a + b        bindings 0 a, 1 b, 2 y;  push n
+//   mul_f32       y = a * b        bindings 0 a, 1 b, 2 y;  push n
+//   scale_f32     y = x * s        bindings 0 x, 1 y;       push n, s
+//   gelu_f32      y = gelu(x)      bindings 0 x, 1 y;       push n
+//   gelu_mul_f32  y = gelu(g) * u  bindings 0 g, 1 u, 2 y;  push n
+// All buffers f32 [n]. Spec: 0 workgroup size.
+//
+// gelu is the tanh form (GEMMA3.md §1.3), rewritten with
+// 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)):
+//   gelu(u) = u / (1 + exp(-2 z)),  z = sqrt(2/pi) (u + 0.044715 u^3)
+// GPU tanh is derived from exp with cancellation near 0 and loses all
+// relative accuracy where 1 + tanh z underflows; this form keeps a few-ulp
+// relative error everywhere (exp overflow for z < -44 gives u/inf = -0,
+// where gelu is below 1e-38 anyway).
+//! variant add_f32 OP_ADD
+//! variant mul_f32 OP_MUL
+//! variant scale_f32 OP_SCALE
+//! variant gelu_f32 OP_GELU
+//! variant gelu_mul_f32 OP_GELU_MUL
+
+layout(local_size_x_id = 0) in;
+
+#if defined(OP_ADD) || defined(OP_MUL) || defined(OP_GELU_MUL)
+#define BINARY 1
+#endif
+
+layout(binding = 0) readonly buffer A { float a[]; };
+#ifdef BINARY
+layout(binding = 1) readonly buffer B { float b[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+#else
+layout(binding = 1) writeonly buffer Y { float y[]; };
+#endif
+
+layout(push_constant) uniform Push {
+    uint n;
+#ifdef OP_SCALE
+    float s;
+#endif
+} pc;
+
+float gelu(float u) {
+    float z = 0.7978845608028654 * (u + 0.044715 * u * u * u);
+    return u / (1.0 + exp(-2.0 * z));
+}
+
+void main() {
+    uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x
+        + gl_LocalInvocationID.x;
+    if (i >= pc.n) {
+        return;
+    }
+#if defined(OP_ADD)
+    y[i] = a[i] + b[i];
+#elif defined(OP_MUL)
+    y[i] = a[i] * b[i];
+#elif defined(OP_SCALE)
+    y[i] = a[i] * pc.s;
+#elif defined(OP_GELU)
+    y[i] = gelu(a[i]);
+#elif defined(OP_GELU_MUL)
+    y[i] = gelu(a[i]) * b[i];
+#endif
+}
