@@ -1,0 +1,187 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"gemmavk/gpu"
+	"gemmavk/internal/vktest"
+	"gemmavk/kernels/quant"
+)
+
+// The benchmarks below time kernels with GPU timestamps, so the figures are
+// device time, not host time. Inputs rotate over copies larger than the
+// last-level cache, so that repeated runs read device memory.
+
+const rotateBytes = 256 << 20 // more than the H100's 50 MiB L2, twice over
+
+// gpuTimes records reps dispatches, each chosen by pick, with a barrier and
+// a timestamp after each, runs the recording and returns the per-dispatch
+// device times in seconds, sorted.
+func gpuTimes(b *testing.B, d *gpu.Device, reps int, pick func(i int) *gpu.Bound) []float64 {
+	b.Helper()
+	rec, err := d.NewRecorder(gpu.RecordOptions{Timestamps: reps + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec.WriteTimestamp("start")
+	for i := 0; i < reps; i++ {
+		rec.Dispatch(pick(i))
+		rec.Barrier()
+		rec.WriteTimestamp(fmt.Sprint(i))
+	}
+	run, err := rec.End()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer run.Close()
+	var all []float64
+	for n := 0; n < max(b.N, 1); n++ {
+		if err := run.Run(); err != nil {
+			b.Fatal(err)
+		}
+		ts, err := run.Timestamps()
+		if err != nil || len(ts) != reps+1 {
+			b.Fatalf("timestamps: %v (%d)", err, len(ts))
+		}
+		for i := 1; i < len(ts); i++ {
+			all = append(all, (ts[i].Nanos-ts[i-1].Nanos)*1e-9)
+		}
+	}
+	sort.Float64s(all)
+	return all
+}
+
+func median(v []float64) float64 { return v[len(v)/2] }
+
+// benchBuffers allocates n device buffers of size bytes each, filled with
+// the repeated pattern.
+func benchBuffers(b *testing.B, d *gpu.Device, n int, size uint64, pattern []byte) []gpu.Buffer {
+	b.Helper()
+	img := make([]byte, size)
+	for i := 0; i < len(img); i += len(pattern) {
+		copy(img[i:], pattern)
+	}
+	bufs := make([]gpu.Buffer, n)
+	for i := range bufs {
+		buf, err := d.Alloc(size, gpu.DeviceLocal)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Upload(buf, img); err != nil {
+			b.Fatal(err)
+		}
+		bufs[i] = buf
+	}
+	b.Cleanup(func() {
+		for _, buf := range bufs {
+			d.Free(buf)
+		}
+	})
+	return bufs
+}
+
+// BenchmarkCopy measures the device's copy bandwidth (bytes read plus
+// written), the ceiling for bandwidth-bound kernels.
+func BenchmarkCopy(b *testing.B) {
+	d := vktest.Device(b)
+	const size = 512 << 20
+	pat := make([]byte, 4096)
+	for i := range pat {
+		pat[i] = byte(i*31 + 7)
+	}
+	bufs := benchBuffers(b, d, 2, size, pat)
+	n := size / 16
+	groups := min((n+255)/256, 65535)
+	ds := gpu.Dispatch{Shader: "copy_u32x4", Spec: []uint32{256}, Push: gpu.Push(uint32(n)), Groups: [3]uint32{uint32(groups), 1, 1}}
+	bound, err := d.Bind(ds, bufs[0], bufs[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bound.Close()
+	times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
+	b.ReportMetric(2*size/median(times)/1e9, "GB/s")
+	b.ReportMetric(median(times)*1e6, "us/op")
+}
+
+// BenchmarkMatVec measures the decode matrix-vector kernel per weight type
+// as GB/s of weight bytes read.
+func BenchmarkMatVec(b *testing.B) {
+	d := vktest.Device(b)
+	types := []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q4_0, quant.Q8_0, quant.F16}
+	for _, sh := range [][2]int{{2560, 10240}, {10240, 2560}} {
+		for _, qt := range types {
+			rows, cols := sh[0], sh[1]
+			b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d", qt, rows, cols), func(b *testing.B) {
+				// One row's worth of quantized random values, repeated.
+				r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
+				row, err := quant.Quantize(qt, randFloats(r, cols, 1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				wBytes := uint64(len(row) * rows)
+				copies := int(max(2, rotateBytes/wBytes))
+				ws := benchBuffers(b, d, copies, wBytes, row)
+				x := benchBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
+				y := benchBuffers(b, d, 1, uint64(4*rows), vktest.Poisoned(4))[0]
+				ds, err := MatVecVk(d.Caps(), qt, rows, cols)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bounds := make([]*gpu.Bound, copies)
+				for i := range bounds {
+					if bounds[i], err = d.Bind(ds, ws[i], x, y); err != nil {
+						b.Fatal(err)
+					}
+					defer bounds[i].Close()
+				}
+				times := gpuTimes(b, d, 4*copies, func(i int) *gpu.Bound { return bounds[i%copies] })
+				b.ReportMetric(float64(wBytes)/median(times)/1e9, "GB/s")
+				b.ReportMetric(median(times)*1e6, "us/op")
+			})
+		}
+	}
+}
+
+// BenchmarkMatMulCoop measures the cooperative-matrix GEMM at T=512,
+// 2560 inputs, 10240 outputs, in TFLOP/s, beside the portable tiled GEMM.
+func BenchmarkMatMulCoop(b *testing.B) {
+	d := vktest.Device(b)
+	if !d.Caps().CoopMat {
+		d = vktest.Unvalidated(b)
+	}
+	const T, rows, cols = 512, 10240, 2560
+	r := rand.New(rand.NewPCG(5, 6))
+	row, err := quant.Quantize(quant.F16, randFloats(r, cols, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := benchBuffers(b, d, 1, uint64(len(row)*rows), row)[0]
+	x := benchBuffers(b, d, 1, 4*T*cols, vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
+	y := benchBuffers(b, d, 1, 4*T*rows, vktest.Poisoned(4))[0]
+	flops := 2.0 * T * rows * cols
+	for _, c := range []struct {
+		name  string
+		lower func() (gpu.Dispatch, error)
+	}{
+		{"coopmat", func() (gpu.Dispatch, error) { return MatMulCoopVk(d.Caps(), quant.F16, T, rows, cols) }},
+		{"tiled", func() (gpu.Dispatch, error) { return MatMulVk(d.Caps(), quant.F16, T, rows, cols) }},
+	} {
+		b.Run("kernel="+c.name, func(b *testing.B) {
+			ds, err := c.lower()
+			if err != nil {
+				b.Skip(err)
+			}
+			bound, err := d.Bind(ds, w, x, y)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bound.Close()
+			times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
+			b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+			b.ReportMetric(median(times)*1e6, "us/op")
+		})
+	}
+}

@@ -1,0 +1,38 @@
+package kernels
+
+import (
+	"fmt"
+
+	"gemmavk/gpu"
+	"gemmavk/kernels/quant"
+)
+
+// EmbedVk lowers Embed (y[t][j] = E[ids[t]][j] * scale) on the GPU for T
+// token ids, the [vocab, cols] table in its file encoding. An id outside
+// [0, vocab) fills its row of y with NaN instead of failing: the caller
+// validates ids, and a NaN row makes a bad one visible.
+// Bindings: 0 E uint words [vocab × RowBytes(t, cols)] (start 4-byte
+// aligned); 1 ids int32 [T]; 2 y f32 [T, cols].
+//
+// One workgroup per token; its invocations decode the row a unit at a
+// time (quant.glsl). It fails for types without a GPU decoder, cols not a
+// multiple of t's block size, and tables over 4 GiB.
+func EmbedVk(c gpu.Caps, t quant.Type, T, vocab, cols int, scale float32) (gpu.Dispatch, error) {
+	name, err := vkWeight("embed", t, vocab, cols)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	if T <= 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: embed: T = %d not positive", T)
+	}
+	work := cols / vkUnitElems(t) // units per row
+	if cols%vkUnitElems(t) != 0 {
+		work = cols // plain types with a ragged row go element by element
+	}
+	return gpu.Dispatch{
+		Shader: "embed_" + name,
+		Spec:   []uint32{rowWorkgroup(c, work)},
+		Push:   gpu.Push(uint32(T), uint32(vocab), uint32(cols), gpu.F32(scale)),
+		Groups: rowGroups(T),
+	}, nil
+}

@@ -1,0 +1,111 @@
+#version 450
+// Matrix-vector product with a weight in its file encoding (decode step):
+//
+//	y[r] = sum_c W[r][c] * x[c]      W [rows, cols], f32 accumulation
+//
+// Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
+// bytes, see quant.glsl; 4-byte aligned start); 1 x f32 [cols] (readonly);
+// 2 y f32 [rows].
+// Push: rows, cols.
+// Spec: 0 workgroup size (a multiple of the subgroup size); 1 ROWS, rows per
+// subgroup; 2 WG_ROWS, rows per workgroup (a multiple of ROWS); 3 UNROLL,
+// units a lane takes per loop step.
+// Mapping: workgroup g = group.y * groups.x + group.x owns rows
+// [g*WG_ROWS, (g+1)*WG_ROWS); its subgroups take ROWS of them at a time
+// (looping if the device made fewer subgroups than the lowering assumed).
+// A subgroup is a team: lane l takes units l, l + S, l + 2S, ... of the
+// row (S = subgroup size, QU units per block, quant.glsl), so the lanes
+// read consecutive words; each lane loads the x values of its unit once
+// and uses them for all ROWS rows. Then subgroupAdd per row. Rows whose
+// length is not a multiple of QK (plain types only) take an element loop.
+//! variant matvec_f32 TYPE_F32
+//! variant matvec_f16 TYPE_F16
+//! variant matvec_bf16 TYPE_BF16
+//! variant matvec_q4_0 TYPE_Q4_0
+//! variant matvec_q4_1 TYPE_Q4_1
+//! variant matvec_q5_0 TYPE_Q5_0
+//! variant matvec_q5_1 TYPE_Q5_1
+//! variant matvec_q8_0 TYPE_Q8_0
+//! variant matvec_q2_k TYPE_Q2_K
+//! variant matvec_q3_k TYPE_Q3_K
+//! variant matvec_q4_k TYPE_Q4_K
+//! variant matvec_q5_k TYPE_Q5_K
+//! variant matvec_q6_k TYPE_Q6_K
+//! requires subgroup
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 1;
+layout(constant_id = 2) const uint WG_ROWS = 1;
+layout(constant_id = 3) const uint UNROLL = 1;
+
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer X { float x1[]; };
+layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint rows;
+    uint cols;
+} pc;
+
+#include "quant.glsl"
+
+void main() {
+    uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint first = g * WG_ROWS;
+    uint end = min(first + WG_ROWS, pc.rows);
+    uint lane = gl_SubgroupInvocationID;
+    uint S = gl_SubgroupSize;
+    uint nb = pc.cols / QK;
+    uint nu = nb * QU;
+    uint rowBytes = nb * QB;
+    for (uint r0 = first + gl_SubgroupID * ROWS; r0 < end; r0 += gl_NumSubgroups * ROWS) {
+        float acc[ROWS];
+        uint base[ROWS];
+        for (uint r = 0u; r < ROWS; r++) {
+            acc[r] = 0.0;
+            // Rows past the end repeat the last one (cached) and are not stored.
+            base[r] = min(r0 + r, pc.rows - 1u) * rowBytes;
+        }
+#ifdef Q_PLAIN
+        if (pc.cols % QK != 0u) {
+            for (uint c = lane; c < pc.cols; c += S) {
+                float xc = x1[c];
+                for (uint r = 0u; r < ROWS; r++) {
+                    acc[r] += q_elem(min(r0 + r, pc.rows - 1u) * pc.cols + c) * xc;
+                }
+            }
+        } else
+#endif
+        for (uint u0 = lane; u0 < nu; u0 += S * UNROLL) {
+            for (uint t = 0u; t < UNROLL; t++) {
+                uint gu = u0 + t * S;
+                if (gu < nu) {
+                    uint blk = gu / QU;
+                    uint u = gu % QU;
+                    uint xb = (blk * QK) >> 2;
+                    vec4 xv[QV];
+                    for (uint k = 0u; k < QV; k++) {
+                        xv[k] = x4[xb + (q_pos(u, k) >> 2)];
+                    }
+                    for (uint r = 0u; r < ROWS; r++) {
+                        vec4 v[QV];
+                        q_unit(base[r] + blk * QB, u, v);
+                        for (uint k = 0u; k < QV; k++) {
+                            acc[r] += dot(v[k], xv[k]);
+                        }
+                    }
+                }
+            }
+        }
+        for (uint r = 0u; r < ROWS; r++) {
+            float s = subgroupAdd(acc[r]);
+            if (lane == 0u && r0 + r < end) {
+                y[r0 + r] = s;
+            }
+        }
+    }
+}
