@@ -47,8 +47,20 @@ func (a Attn) CheckCache(p0 int) error {
 // before pos[0] come from the ring-buffer cache ck, cv ([Slots, nKV*D]),
 // which must not yet hold this chunk (attend, then write: see CacheWrite).
 // q and out are [T, nH*D]. Work items i = t*nH + h in [i0, i1) are computed;
-// scores is scratch of at least pos[T-1]+1 (or Window) floats.
+// scores is scratch of at least pos[T-1]+1 (or Window) floats. It is
+// AttentionSpans without image spans.
 func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []float32, i0, i1 int) {
+	AttentionSpans(out, q, k, v, ck, cv, pos, nil, a, scores, i0, i1)
+}
+
+// AttentionSpans is Attention with bidirectional spans (GEMMA3.md §3,
+// images): besides the keys of KeyRange, the chunk token t also sees every
+// chunk token u with spans[u] == spans[t] != 0, earlier or later, whatever
+// the window. spans ([T] span ids, 0 for text) may be nil: plain causal
+// attention. Spans concern the chunk only, as an image never straddles two
+// chunks. scores is scratch of at least pos[T-1]+1 floats (or Window+T on
+// sliding layers).
+func AttentionSpans(out, q, k, v, ck, cv []float32, pos, spans []int32, a Attn, scores []float32, i0, i1 int) {
 	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
 	group := a.Heads / a.KVHeads
 	p0 := int(pos[0])
@@ -57,6 +69,24 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 		g := h / group
 		p := p0 + t
 		lo, hi := a.KeyRange(p)
+		var span int32
+		if spans != nil {
+			span = spans[t]
+		}
+		if span != 0 {
+			// Widen the range to the chunk tokens of the same span.
+			for u, s := range spans {
+				if s == span {
+					lo, hi = min(lo, p0+u), max(hi, p0+u+1)
+				}
+			}
+		}
+		allowed := func(j int) bool {
+			if j <= p && (a.Window == 0 || j > p-a.Window) {
+				return true
+			}
+			return span != 0 && j >= p0 && spans[j-p0] == span
+		}
 		qh := q[(t*a.Heads+h)*d : (t*a.Heads+h+1)*d]
 		key := func(j int) ([]float32, []float32) {
 			if j >= p0 {
@@ -69,6 +99,10 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 		s := scores[:hi-lo]
 		maxS := float32(math.Inf(-1))
 		for j := lo; j < hi; j++ {
+			if !allowed(j) {
+				s[j-lo] = float32(math.Inf(-1)) // exp gives 0
+				continue
+			}
 			kj, _ := key(j)
 			sc := quant.DotF32(qh, kj) * a.Scale
 			s[j-lo] = sc
@@ -88,10 +122,29 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 		}
 		inv := float32(1 / sum)
 		for j := lo; j < hi; j++ {
+			if !allowed(j) {
+				continue
+			}
 			_, vj := key(j)
 			quant.AddScaledF32(o, s[j-lo]*inv, vj)
 		}
 	}
+}
+
+// AttentionFull is unmasked attention without a cache (the SigLIP vision
+// encoder, GEMMA3.md §6.1): every one of the n tokens sees all n,
+//
+//	out[t,h] = Σ_j softmax_j(scale · <q[t,h], k[j,h]>) · v[j,h]
+//
+// q, k, v and out are [n, heads*dim]. Work items i = t*heads + h in
+// [i0, i1) are computed. It is AttentionSpans with one span over the chunk.
+func AttentionFull(out, q, k, v []float32, n, heads, dim int, scale float32, i0, i1 int) {
+	spans := make([]int32, n)
+	for i := range spans {
+		spans[i] = 1
+	}
+	a := Attn{Heads: heads, KVHeads: heads, HeadDim: dim, Scale: scale, Slots: 1}
+	AttentionSpans(out, q, k, v, nil, nil, []int32{0}, spans, a, make([]float32, n), i0, i1)
 }
 
 // CacheWrite stores the chunk's keys and values (k, v: [T, nKV*D]) into the

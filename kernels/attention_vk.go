@@ -1,0 +1,242 @@
+package kernels
+
+import (
+	"fmt"
+
+	"gemmavk/gpu"
+)
+
+// Vulkan lowerings of attention (shaders/attention*.comp, cache_write.comp).
+//
+// The GPU caches hold f16 by default: [Slots, nKV*D] halves, two per uint
+// word (low half first), so D must be even. With AttnOpts.CacheF32 they
+// hold f32 instead. Positions are read from the pos buffer on the GPU
+// (pos[0] = position of the chunk's first token; the chunk's positions are
+// consecutive), so one recorded command buffer serves every decode step.
+
+// AttnOpts selects attention variants.
+type AttnOpts struct {
+	// Spans binds an int32 [T] span buffer (binding 7): chunk tokens with
+	// the same nonzero span id see each other both ways (AttentionSpans).
+	Spans bool
+	// CacheF32 keeps the caches in f32 rather than packed f16.
+	CacheF32 bool
+}
+
+func (o AttnOpts) suffix() string {
+	s := "_f16"
+	if o.CacheF32 {
+		s = "_f32"
+	}
+	if o.Spans {
+		s += "_spans"
+	}
+	return s
+}
+
+// attnWorkgroup is the workgroup size of the attention kernels.
+const attnWorkgroup = 128
+
+// sharedBudget is the shared memory the attention kernels may use: the
+// device's limit, at most 32 KiB (every target has that much).
+func sharedBudget(c gpu.Caps) int {
+	b := 32 << 10
+	if m := int(c.MaxSharedMemory); m > 0 && m < b {
+		b = m
+	}
+	return b
+}
+
+// attnTiles picks the rows BR and keys BC of one flash-attention block
+// (include/attention.glsl) for head dim d so that the shared arrays fit
+// (4·(BR·D + BC·(D+1) + BR·BC + 3·BR) bytes): the largest power-of-two BR
+// up to 32 that rows needs (more rows per block read the keys fewer
+// times), then the largest BC of 32, 16 or 8.
+func attnTiles(c gpu.Caps, d, rows int) (br, bc int, err error) {
+	if d <= 0 || d%2 != 0 {
+		return 0, 0, fmt.Errorf("kernels: attention: head dim %d is not a positive even number", d)
+	}
+	want := 1
+	for want < min(rows, 32) {
+		want *= 2
+	}
+	budget := sharedBudget(c) / 4
+	for r := want; r >= 1; r /= 2 {
+		for _, k := range []int{32, 16, 8} {
+			if r*d+k*(d+1)+r*k+3*r <= budget {
+				return r, k, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("kernels: attention: head dim %d does not fit in %d bytes of shared memory", d, sharedBudget(c))
+}
+
+func attnWG(c gpu.Caps) uint32 {
+	wg := uint32(attnWorkgroup)
+	if lim := c.MaxWorkgroupInvocations; lim > 0 && wg > lim {
+		wg = lim
+	}
+	return wg
+}
+
+func checkAttn(a Attn, T int) error {
+	switch {
+	case T <= 0:
+		return fmt.Errorf("kernels: attention: chunk of %d tokens", T)
+	case a.Heads <= 0 || a.KVHeads <= 0 || a.Heads%a.KVHeads != 0:
+		return fmt.Errorf("kernels: attention: %d query heads over %d kv heads", a.Heads, a.KVHeads)
+	case a.Slots <= 0:
+		return fmt.Errorf("kernels: attention: %d cache slots", a.Slots)
+	case a.Window < 0:
+		return fmt.Errorf("kernels: attention: window %d", a.Window)
+	}
+	return nil
+}
+
+// attnDispatch lowers the first (or only) pass of chunk attention.
+func attnDispatch(c gpu.Caps, a Attn, T, splits int, shader string) (gpu.Dispatch, error) {
+	if err := checkAttn(a, T); err != nil {
+		return gpu.Dispatch{}, err
+	}
+	rows := T * (a.Heads / a.KVHeads)
+	br, bc, err := attnTiles(c, a.HeadDim, rows)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	blocks := ceilDiv(rows, br)
+	if blocks > maxGroups || a.KVHeads > maxGroups || splits > maxGroups {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d×%d×%d workgroups", blocks, a.KVHeads, splits)
+	}
+	return gpu.Dispatch{
+		Shader: shader,
+		Spec:   []uint32{attnWG(c), uint32(a.HeadDim), uint32(br), uint32(bc)},
+		Push: gpu.Push(uint32(T), uint32(a.Heads), uint32(a.KVHeads), uint32(a.Slots), uint32(a.Window),
+			gpu.F32(a.Scale), uint32(splits)),
+		Groups: [3]uint32{blocks, uint32(a.KVHeads), uint32(splits)},
+	}, nil
+}
+
+// AttentionVk lowers Attention (AttentionSpans with o.Spans) of a chunk of
+// T tokens over the f16 (or f32) ring caches, in one dispatch of
+// attention_f16[_spans] / attention_f32[_spans].
+//
+// Bindings: 0 q f32 [T, nH*D]; 1 k f32 [T, nKV*D]; 2 v f32 [T, nKV*D];
+// 3 ck, 4 cv caches [Slots, nKV*D]; 5 pos int32 [>= 1]; 6 out f32
+// [T, nH*D]; 7 spans int32 [T] (o.Spans only).
+// Push: T, Heads, KVHeads, Slots, Window, Scale, 1.
+// Spec: workgroup size, D, rows per block BR, keys per tile BC.
+// The caller ensures the caches hold the keys the chunk needs (CheckCache).
+func AttentionVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error) {
+	return attnDispatch(c, a, T, 1, "attention"+o.suffix())
+}
+
+// AttentionSplits returns how many splits split-K attention should use for
+// a chunk of T tokens that sees up to keys keys (at most Window + T on a
+// sliding layer, pos + T on a global one); 1 means AttentionVk is the
+// better choice. It aims at about 256 workgroups in all (enough to fill a
+// large GPU twice) while giving each split at least 256 keys, and at most
+// 64 splits.
+func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
+	if checkAttn(a, T) != nil {
+		return 1
+	}
+	br, _, err := attnTiles(c, a.HeadDim, T*(a.Heads/a.KVHeads))
+	if err != nil {
+		return 1
+	}
+	groups := int(ceilDiv(T*(a.Heads/a.KVHeads), br)) * a.KVHeads
+	s := min((256+groups-1)/groups, keys/256, 64)
+	return max(s, 1)
+}
+
+// AttentionSplitScratch is the size in bytes of the scratch buffer of
+// AttentionSplitVk: one record (m, l, o[D]) of D+2 floats per query row
+// t*nH + h and split.
+func AttentionSplitScratch(a Attn, T, splits int) int {
+	return 4 * T * a.Heads * splits * (a.HeadDim + 2)
+}
+
+// AttentionSplitVk lowers the same attention as AttentionVk as split-K,
+// for long contexts (decode over thousands of cached keys): the key range
+// of each block is cut into splits runs of whole tiles, each workgroup
+// writing its partial softmax to a scratch buffer of
+// AttentionSplitScratch(a, T, splits) bytes, then a combine pass merges
+// them. Record a barrier between the two dispatches.
+//
+// Pass 1 (attention_split_f16[_spans] / attention_split_f32[_spans]):
+// bindings as AttentionVk, with binding 6 the scratch f32
+// [T*nH, splits, D+2] instead of out; push T, Heads, KVHeads, Slots,
+// Window, Scale, splits; spec workgroup size, D, BR, BC.
+// Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
+// push T*nH, splits, D; spec workgroup size.
+func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
+	if splits < 1 {
+		return nil, fmt.Errorf("kernels: attention: %d splits", splits)
+	}
+	pass1, err := attnDispatch(c, a, T, splits, "attention_split"+o.suffix())
+	if err != nil {
+		return nil, err
+	}
+	rows := T * a.Heads
+	pass2 := gpu.Dispatch{
+		Shader: "attention_combine",
+		Spec:   []uint32{rowWorkgroup(c, a.HeadDim)},
+		Push:   gpu.Push(uint32(rows), uint32(splits), uint32(a.HeadDim)),
+		Groups: rowGroups(rows),
+	}
+	return []gpu.Dispatch{pass1, pass2}, nil
+}
+
+// AttentionFullVk lowers AttentionFull: n tokens of heads heads of dim
+// dim, every token seeing every token, flash-style (attention_full).
+//
+// Bindings: 0 q, 1 k, 2 v f32 [n, heads*dim]; 3 out f32 [n, heads*dim].
+// Push: n, heads, scale.  Spec: workgroup size, dim, BR, BC.
+func AttentionFullVk(c gpu.Caps, n, heads, dim int, scale float32) (gpu.Dispatch, error) {
+	if n <= 0 || heads <= 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d tokens of %d heads", n, heads)
+	}
+	br, bc, err := attnTiles(c, dim, n)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	blocks := ceilDiv(n, br)
+	if blocks > maxGroups || heads > maxGroups {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d×%d workgroups", blocks, heads)
+	}
+	return gpu.Dispatch{
+		Shader: "attention_full",
+		Spec:   []uint32{attnWG(c), uint32(dim), uint32(br), uint32(bc)},
+		Push:   gpu.Push(uint32(n), uint32(heads), gpu.F32(scale)),
+		Groups: [3]uint32{blocks, uint32(heads), 1},
+	}, nil
+}
+
+// CacheWriteVk lowers CacheWrite of a chunk of T tokens at consecutive
+// positions pos[0], pos[0]+1, … into the f16 caches (rounded to nearest
+// even), or f32 ones with cacheF32 (cache_write_f16 / cache_write_f32).
+// Record it after the chunk's attention, with a barrier between.
+//
+// Bindings: 0 k f32 [T, nKV*D]; 1 v f32 [T, nKV*D]; 2 pos int32 [>= 1];
+// 3 ck, 4 cv caches [Slots, nKV*D].
+// Push: T, nKV*D, Slots.  Spec: workgroup size.
+func CacheWriteVk(c gpu.Caps, a Attn, T int, cacheF32 bool) (gpu.Dispatch, error) {
+	if err := checkAttn(a, T); err != nil {
+		return gpu.Dispatch{}, err
+	}
+	w := a.KVHeads * a.HeadDim
+	if a.HeadDim%2 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: cache write: head dim %d is odd", a.HeadDim)
+	}
+	shader := "cache_write_f16"
+	if cacheF32 {
+		shader = "cache_write_f32"
+	}
+	wg := rowWorkgroup(c, 256)
+	return gpu.Dispatch{
+		Shader: shader,
+		Spec:   []uint32{wg},
+		Push:   gpu.Push(uint32(T), uint32(w), uint32(a.Slots)),
+		Groups: rowGroups(int(ceilDiv(T*w/2, int(wg)))),
+	}, nil
+}
