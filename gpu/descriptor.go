@@ -47,6 +47,7 @@ func (a *descriptorAllocator) newPool() (vk.DescriptorPool, error) {
 // NewDescriptorSet binds bufs, in order, to bindings 0.. of p. There must
 // be exactly p.Bindings buffers.
 func (d *Device) NewDescriptorSet(p *Pipeline, bufs ...Buffer) (*DescriptorSet, error) {
+	defer pauseGC()()
 	if len(bufs) != p.Bindings {
 		return nil, fmt.Errorf("gpu: %s takes %d buffers, got %d", p.Name, p.Bindings, len(bufs))
 	}
@@ -79,6 +80,7 @@ func (d *Device) NewDescriptorSet(p *Pipeline, bufs ...Buffer) (*DescriptorSet, 
 // Close returns the set to its pool. Recordings that use it must be closed
 // first.
 func (s *DescriptorSet) Close() {
+	defer pauseGC()()
 	if s == nil || s.h == nil || s.d.closed {
 		return
 	}

@@ -71,6 +71,7 @@ func (d DeviceInfo) String() string {
 // Devices lists the physical devices that can run compute shaders with
 // Vulkan 1.2 or later. Others are logged and left out.
 func (in *Instance) Devices() ([]DeviceInfo, error) {
+	defer pauseGC()()
 	var n uint32
 	if r := vk.EnumeratePhysicalDevices(in.h, &n, nil); r != vk.Success {
 		return nil, fmt.Errorf("%w: vkEnumeratePhysicalDevices: %v", ErrNoDevice, vk.Error(r))
@@ -249,6 +250,7 @@ func Open(opts Options) (*Device, error) {
 // Open creates a logical device for info with the features the kernels use
 // enabled where the device has them.
 func (in *Instance) Open(info DeviceInfo) (*Device, error) {
+	defer pauseGC()()
 	c := info.Caps
 	if in.validating && in.layerVersion < coopMatLayerVersion && (c.CoopMat || c.CoopMat2) {
 		in.log.Info("validation layer predates cooperative matrices: they stay off while validating",
@@ -364,6 +366,7 @@ func (d *Device) Validating() bool { return d.in.Validating() }
 // recordings and memory that were never closed or freed are released here
 // too, but their presence is a leak in the caller.
 func (d *Device) Close() error {
+	defer pauseGC()()
 	if d == nil || d.closed {
 		return nil
 	}

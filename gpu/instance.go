@@ -36,6 +36,7 @@ type Instance struct {
 // NewInstance loads the Vulkan loader and creates an instance. Without
 // Vulkan it returns an error wrapping ErrNoDevice.
 func NewInstance(opts InstanceOptions) (*Instance, error) {
+	defer pauseGC()()
 	l, err := loadOnce()
 	if err != nil {
 		return nil, err
@@ -116,6 +117,7 @@ func (in *Instance) Messages() []string {
 
 // Close destroys the instance. Devices opened from it must be closed first.
 func (in *Instance) Close() {
+	defer pauseGC()()
 	if in == nil || in.h == nil {
 		return
 	}

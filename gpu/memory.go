@@ -143,11 +143,13 @@ func (a *allocator) align() uint64 {
 // own. Running out of device memory returns an error wrapping
 // ErrOutOfMemory with the sizes involved.
 func (d *Device) Alloc(size uint64, kind MemoryKind) (Buffer, error) {
+	defer pauseGC()()
 	return d.mem.alloc(size, kind)
 }
 
 // Free returns b's range to its block. Freeing the zero Buffer is a no-op.
 func (d *Device) Free(b Buffer) {
+	defer pauseGC()()
 	if b.blk == nil {
 		return
 	}

@@ -51,6 +51,7 @@ func newPipelineCache(d *Device) *pipelineCache {
 // specialization constants (constant_id 0, 1, … in order; floats as their
 // bits). Pipelines are created once per device and cached.
 func (d *Device) Pipeline(name string, spec ...uint32) (*Pipeline, error) {
+	defer pauseGC()()
 	key := pipelineKey{name, fmt.Sprint(spec)}
 	if p, ok := d.pipes.pipes[key]; ok {
 		return p, nil

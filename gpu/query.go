@@ -41,6 +41,7 @@ func (q *queryPool) close() { vk.DestroyQueryPool(q.d.h, q.h, nil) }
 // Timestamps returns the timestamps of the last finished run. It is empty
 // when the device's queue writes no timestamps.
 func (rec *Recording) Timestamps() ([]Timestamp, error) {
+	defer pauseGC()()
 	if rec.queries == nil || len(rec.labels) == 0 {
 		return nil, nil
 	}

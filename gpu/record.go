@@ -26,6 +26,7 @@ type RecordOptions struct {
 
 // NewRecorder begins a recording.
 func (d *Device) NewRecorder(opts RecordOptions) (*Recorder, error) {
+	defer pauseGC()()
 	cmd, err := d.allocCommandBuffer()
 	if err != nil {
 		return nil, err
@@ -64,6 +65,7 @@ func (d *Device) allocCommandBuffer() (vk.CommandBuffer, error) {
 
 // Dispatch records one compute dispatch of b.
 func (r *Recorder) Dispatch(b *Bound) {
+	defer pauseGC()()
 	if !r.bind(b.Pipeline, b.Set, b.Push) {
 		return
 	}
@@ -77,6 +79,7 @@ func (r *Recorder) Dispatch(b *Bound) {
 // DispatchIndirect records a dispatch of b whose group counts are three
 // uint32 read from args when the command runs; b.Groups is ignored.
 func (r *Recorder) DispatchIndirect(b *Bound, args Buffer) {
+	defer pauseGC()()
 	if !r.bind(b.Pipeline, b.Set, b.Push) {
 		return
 	}
@@ -121,6 +124,7 @@ const (
 // caller places barriers only where a later command touches what an
 // earlier one wrote.
 func (r *Recorder) Barrier() {
+	defer pauseGC()()
 	if r.err != nil {
 		return
 	}
@@ -131,6 +135,7 @@ func (r *Recorder) Barrier() {
 
 // CopyBuffer records a copy of min(src.Size, dst.Size) bytes.
 func (r *Recorder) CopyBuffer(dst, src Buffer) {
+	defer pauseGC()()
 	if r.err != nil {
 		return
 	}
@@ -141,6 +146,7 @@ func (r *Recorder) CopyBuffer(dst, src Buffer) {
 
 // FillBuffer records filling dst with a repeated 32-bit word.
 func (r *Recorder) FillBuffer(dst Buffer, word uint32) {
+	defer pauseGC()()
 	if r.err != nil {
 		return
 	}
@@ -150,6 +156,7 @@ func (r *Recorder) FillBuffer(dst Buffer, word uint32) {
 // WriteTimestamp records a timestamp once everything before it has
 // finished. Recording.Timestamps returns them with their labels.
 func (r *Recorder) WriteTimestamp(label string) {
+	defer pauseGC()()
 	if r.err != nil || r.queries == nil {
 		return
 	}
@@ -165,6 +172,7 @@ func (r *Recorder) WriteTimestamp(label string) {
 // host-visible buffers written by the recording can be read once it has
 // run.
 func (r *Recorder) End() (*Recording, error) {
+	defer pauseGC()()
 	if r.err == nil {
 		mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allWrites,
 			DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit)}}

@@ -31,6 +31,7 @@ func (rec *Recording) init() error {
 
 // Submit starts the recording on the queue without waiting.
 func (rec *Recording) Submit() error {
+	defer pauseGC()()
 	if rec.pending {
 		return fmt.Errorf("gpu: recording submitted twice without Wait")
 	}
@@ -54,6 +55,7 @@ func (rec *Recording) Submit() error {
 
 // Wait blocks until a submitted run has finished.
 func (rec *Recording) Wait() error {
+	defer pauseGC()()
 	if !rec.pending {
 		return nil
 	}
@@ -74,6 +76,7 @@ func (rec *Recording) Run() error {
 
 // Close releases the recording's command buffer, fence and queries.
 func (rec *Recording) Close() {
+	defer pauseGC()()
 	if rec == nil || rec.cmd == nil || rec.d.closed {
 		return
 	}

@@ -91,6 +91,7 @@ func (t *transfer) copy(dst, src Buffer, n uint64) error {
 // Upload writes data at the start of b. Host-visible buffers are written
 // directly; others through the staging buffer in chunks of StagingSize.
 func (d *Device) Upload(b Buffer, data []byte) error {
+	defer pauseGC()()
 	if !b.Valid() {
 		return fmt.Errorf("gpu: upload into an unallocated buffer")
 	}
@@ -119,6 +120,7 @@ func (d *Device) Upload(b Buffer, data []byte) error {
 // Download reads len(dst) bytes from the start of b, after waiting for the
 // device to finish what was submitted.
 func (d *Device) Download(dst []byte, b Buffer) error {
+	defer pauseGC()()
 	if !b.Valid() {
 		return fmt.Errorf("gpu: download from an unallocated buffer")
 	}
