@@ -145,6 +145,68 @@ func BenchmarkMatVec(b *testing.B) {
 	}
 }
 
+// BenchmarkMatVecLayouts sweeps matvec.comp's layouts (rows per subgroup,
+// units per lane per step, subgroups per workgroup) for the types whose
+// default layout is slowest, to choose the defaults.
+func BenchmarkMatVecLayouts(b *testing.B) {
+	d := vktest.Device(b)
+	for _, sh := range [][2]int{{2560, 10240}, {10240, 2560}} {
+		for _, qt := range []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q4_0} {
+			rows, cols := sh[0], sh[1]
+			r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
+			row, err := quant.Quantize(qt, randFloats(r, cols, 1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			wBytes := uint64(len(row) * rows)
+			copies := int(max(2, rotateBytes/wBytes))
+			var ws []gpu.Buffer
+			var x, y gpu.Buffer
+			name, _ := vkWeight("matvec", qt, rows, cols)
+			for _, sgs := range []int{2, 4, 8} {
+				for _, rp := range []int{1, 2, 4} {
+					for _, un := range []int{1, 2, 4} {
+						l := matVecLayout{subgroups: sgs, rowsPer: rp, unroll: un}
+						b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d/sg=%d/rp=%d/unroll=%d", qt, rows, cols, sgs, rp, un), func(b *testing.B) {
+							if ws == nil {
+								ws = benchBuffers(b, d, copies, wBytes, row)
+								x = benchBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
+								y = benchBuffers(b, d, 1, uint64(4*rows), vktest.Poisoned(4))[0]
+							}
+							ds := matVecDispatch(d.Caps(), name, rows, cols, l)
+							bounds := make([]*gpu.Bound, copies)
+							for i := range bounds {
+								if bounds[i], err = d.Bind(ds, ws[i], x, y); err != nil {
+									b.Fatal(err)
+								}
+								defer bounds[i].Close()
+							}
+							times := gpuTimes(b, d, 2*copies, func(i int) *gpu.Bound { return bounds[i%copies] })
+							b.ReportMetric(float64(wBytes)/median(times)/1e9, "GB/s")
+							b.ReportMetric(median(times)*1e6, "us/op")
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDispatchFloor times a dispatch that does almost nothing, with
+// the barrier and timestamp every measured dispatch has: the floor under
+// every per-kernel time.
+func BenchmarkDispatchFloor(b *testing.B) {
+	d := vktest.Device(b)
+	bufs := benchBuffers(b, d, 2, 64, []byte{1, 2, 3, 4})
+	bound, err := d.Bind(gpu.Dispatch{Shader: "copy_u32x4", Spec: []uint32{64}, Push: gpu.Push(4), Groups: [3]uint32{1, 1, 1}}, bufs[0], bufs[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bound.Close()
+	times := gpuTimes(b, d, 50, func(int) *gpu.Bound { return bound })
+	b.ReportMetric(median(times)*1e6, "us/op")
+}
+
 // BenchmarkMatMulCoop measures the cooperative-matrix GEMM at T=512,
 // 2560 inputs, 10240 outputs, in TFLOP/s, beside the portable tiled GEMM.
 func BenchmarkMatMulCoop(b *testing.B) {

@@ -76,11 +76,6 @@ func MatVecVk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
-	sg := subgroupSize(c)
-	perGroup := 4
-	if lim := int(c.MaxWorkgroupInvocations); lim > 0 && perGroup*sg > lim {
-		perGroup = max(lim/sg, 1)
-	}
 	rowsPer := 1
 	if rows >= 8192 {
 		rowsPer = 2
@@ -88,16 +83,29 @@ func MatVecVk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
 	// A lane takes two units per step (more loads in flight) when the row
 	// has enough units for every lane to get both.
 	unroll := 1
-	if units := cols / vkUnitElems(t); units >= 2*sg {
+	if units := cols / vkUnitElems(t); units >= 2*subgroupSize(c) {
 		unroll = 2
 	}
-	wgRows := perGroup * rowsPer
+	return matVecDispatch(c, name, rows, cols, matVecLayout{subgroups: 4, rowsPer: rowsPer, unroll: unroll}), nil
+}
+
+// matVecLayout is how matvec.comp spreads rows: subgroups per workgroup,
+// rows per subgroup, units per lane per loop step.
+type matVecLayout struct{ subgroups, rowsPer, unroll int }
+
+func matVecDispatch(c gpu.Caps, name string, rows, cols int, l matVecLayout) gpu.Dispatch {
+	sg := subgroupSize(c)
+	perGroup := l.subgroups
+	if lim := int(c.MaxWorkgroupInvocations); lim > 0 && perGroup*sg > lim {
+		perGroup = max(lim/sg, 1)
+	}
+	wgRows := perGroup * l.rowsPer
 	return gpu.Dispatch{
 		Shader: "matvec_" + name,
-		Spec:   []uint32{uint32(perGroup * sg), uint32(rowsPer), uint32(wgRows), uint32(unroll)},
+		Spec:   []uint32{uint32(perGroup * sg), uint32(l.rowsPer), uint32(wgRows), uint32(l.unroll)},
 		Push:   gpu.Push(uint32(rows), uint32(cols)),
 		Groups: rowGroups(int(ceilDiv(rows, wgRows))),
-	}, nil
+	}
 }
 
 // Tile of matmul.comp: matmulRows weight rows by BN tokens (16 when T is

@@ -28,6 +28,7 @@
 //! variant embed_q5_k TYPE_Q5_K
 //! variant embed_q6_k TYPE_Q6_K
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
 

@@ -32,6 +32,7 @@
 //! variant matmul_q5_k TYPE_Q5_K
 //! variant matmul_q6_k TYPE_Q6_K
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BM = 64;
@@ -78,8 +79,8 @@ void main() {
     const uint UT = BK / EU;       // units per row of a tile
 
     float acc[TM][TN];
-    for (uint i = 0u; i < TM; i++) {
-        for (uint j = 0u; j < TN; j++) {
+    [[unroll]] for (uint i = 0u; i < TM; i++) {
+        [[unroll]] for (uint j = 0u; j < TN; j++) {
             acc[i][j] = 0.0;
         }
     }
@@ -107,13 +108,13 @@ void main() {
                 // Rows past the end repeat the last one; never stored.
                 q_unit(min(m0 + m, pc.rows - 1u) * rowBytes + blk * QB, u, v);
             } else {
-                for (uint k = 0u; k < QV; k++) {
+                [[unroll]] for (uint k = 0u; k < QV; k++) {
                     v[k] = vec4(0.0);
                 }
             }
-            for (uint k = 0u; k < QV; k++) {
+            [[unroll]] for (uint k = 0u; k < QV; k++) {
                 uint p = blk * QK + q_pos(u, k) - k0;
-                for (uint i = 0u; i < 4u; i++) {
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
                     ws[(p + i) * BM + m] = v[k][i];
                 }
             }
@@ -127,16 +128,16 @@ void main() {
             xs[k * XS + n] = v;
         }
         barrier();
-        for (uint k = 0u; k < BK; k++) {
+        [[unroll]] for (uint k = 0u; k < BK; k++) {
             float a[TM], b[TN];
-            for (uint i = 0u; i < TM; i++) {
+            [[unroll]] for (uint i = 0u; i < TM; i++) {
                 a[i] = ws[k * BM + tx + i * MX];
             }
-            for (uint j = 0u; j < TN; j++) {
+            [[unroll]] for (uint j = 0u; j < TN; j++) {
                 b[j] = xs[k * XS + ty + j * NX];
             }
-            for (uint i = 0u; i < TM; i++) {
-                for (uint j = 0u; j < TN; j++) {
+            [[unroll]] for (uint i = 0u; i < TM; i++) {
+                [[unroll]] for (uint j = 0u; j < TN; j++) {
                     acc[i][j] += a[i] * b[j];
                 }
             }
@@ -144,9 +145,9 @@ void main() {
         barrier();
     }
 
-    for (uint i = 0u; i < TM; i++) {
+    [[unroll]] for (uint i = 0u; i < TM; i++) {
         uint r = m0 + tx + i * MX;
-        for (uint j = 0u; j < TN; j++) {
+        [[unroll]] for (uint j = 0u; j < TN; j++) {
             uint t = n0 + ty + j * NX;
             if (r < pc.rows && t < pc.T) {
                 y[t * pc.rows + r] = acc[i][j];

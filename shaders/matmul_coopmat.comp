@@ -20,6 +20,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
 
@@ -57,8 +58,8 @@ void main() {
     uint nthreads = gl_WorkGroupSize.x;
 
     coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[2][2];
-    for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++) {
+    [[unroll]] for (int i = 0; i < 2; i++) {
+        [[unroll]] for (int j = 0; j < 2; j++) {
             acc[i][j] = coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>(0.0);
         }
     }
@@ -75,15 +76,15 @@ void main() {
             shB[n * SA + k] = (r < pc.R && c < pc.C) ? weight(r, c) : float16_t(0.0);
         }
         barrier();
-        for (uint kk = 0; kk < BK; kk += 16) {
+        [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a[2];
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> b[2];
-            for (int i = 0; i < 2; i++) {
+            [[unroll]] for (int i = 0; i < 2; i++) {
                 coopMatLoad(a[i], shA, (sm + 16 * i) * SA + kk, SA, gl_CooperativeMatrixLayoutRowMajor);
                 coopMatLoad(b[i], shB, (sn + 16 * i) * SA + kk, SA, gl_CooperativeMatrixLayoutColumnMajor);
             }
-            for (int i = 0; i < 2; i++) {
-                for (int j = 0; j < 2; j++) {
+            [[unroll]] for (int i = 0; i < 2; i++) {
+                [[unroll]] for (int j = 0; j < 2; j++) {
                     acc[i][j] = coopMatMulAdd(a[i], b[j], acc[i][j]);
                 }
             }
@@ -91,8 +92,8 @@ void main() {
         barrier();
     }
 
-    for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++) {
+    [[unroll]] for (int i = 0; i < 2; i++) {
+        [[unroll]] for (int j = 0; j < 2; j++) {
             coopMatStore(acc[i][j], shC[sg], (16 * i) * 32 + 16 * j, 32, gl_CooperativeMatrixLayoutRowMajor);
         }
     }

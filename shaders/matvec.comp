@@ -33,6 +33,7 @@
 //! variant matvec_q6_k TYPE_Q6_K
 //! requires subgroup
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : enable
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
 
@@ -65,7 +66,7 @@ void main() {
     for (uint r0 = first + gl_SubgroupID * ROWS; r0 < end; r0 += gl_NumSubgroups * ROWS) {
         float acc[ROWS];
         uint base[ROWS];
-        for (uint r = 0u; r < ROWS; r++) {
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             acc[r] = 0.0;
             // Rows past the end repeat the last one (cached) and are not stored.
             base[r] = min(r0 + r, pc.rows - 1u) * rowBytes;
@@ -74,34 +75,34 @@ void main() {
         if (pc.cols % QK != 0u) {
             for (uint c = lane; c < pc.cols; c += S) {
                 float xc = x1[c];
-                for (uint r = 0u; r < ROWS; r++) {
+                [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                     acc[r] += q_elem(min(r0 + r, pc.rows - 1u) * pc.cols + c) * xc;
                 }
             }
         } else
 #endif
         for (uint u0 = lane; u0 < nu; u0 += S * UNROLL) {
-            for (uint t = 0u; t < UNROLL; t++) {
+            [[unroll]] for (uint t = 0u; t < UNROLL; t++) {
                 uint gu = u0 + t * S;
                 if (gu < nu) {
                     uint blk = gu / QU;
                     uint u = gu % QU;
                     uint xb = (blk * QK) >> 2;
                     vec4 xv[QV];
-                    for (uint k = 0u; k < QV; k++) {
+                    [[unroll]] for (uint k = 0u; k < QV; k++) {
                         xv[k] = x4[xb + (q_pos(u, k) >> 2)];
                     }
-                    for (uint r = 0u; r < ROWS; r++) {
+                    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                         vec4 v[QV];
                         q_unit(base[r] + blk * QB, u, v);
-                        for (uint k = 0u; k < QV; k++) {
+                        [[unroll]] for (uint k = 0u; k < QV; k++) {
                             acc[r] += dot(v[k], xv[k]);
                         }
                     }
                 }
             }
         }
-        for (uint r = 0u; r < ROWS; r++) {
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             float s = subgroupAdd(acc[r]);
             if (lane == 0u && r0 + r < end) {
                 y[r0 + r] = s;

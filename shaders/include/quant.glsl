@@ -34,6 +34,8 @@
 //
 // F32, F16 and BF16 also have q_elem(i), element i of the whole buffer
 // (Q_PLAIN defined), for rows whose length is not a multiple of QK.
+// Loops over constant bounds carry [[unroll]]: their arrays of vec4 must
+// stay in registers. Including shaders enable GL_EXT_control_flow_attributes.
 #ifndef QUANT_GLSL
 #define QUANT_GLSL
 
@@ -152,7 +154,7 @@ uint q_pos(uint u, uint k) { return 8u * u + 4u * (k & 1u) + 16u * (k >> 1); }
 void q_unit(uint bo, uint u, out vec4 v[QV]) {
     float d = q_f16(bo);
     uvec2 q = q_u64(bo + 2u + 8u * u);
-    for (uint w = 0u; w < 2u; w++) {
+    [[unroll]] for (uint w = 0u; w < 2u; w++) {
         v[w] = q_float(q_bits(q[w], 0u, 0xFu), 8.0) * d;
         v[2u + w] = q_float(q_bits(q[w], 4u, 0xFu), 8.0) * d;
     }
@@ -165,7 +167,7 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uint i = bo >> 2;
     vec2 dm = unpackHalf2x16(wq[i]);
     uvec2 q = uvec2(wq[i + 1u + 2u * u], wq[i + 2u + 2u * u]);
-    for (uint w = 0u; w < 2u; w++) {
+    [[unroll]] for (uint w = 0u; w < 2u; w++) {
         v[w] = q_float(q_bits(q[w], 0u, 0xFu), 0.0) * dm.x + dm.y;
         v[2u + w] = q_float(q_bits(q[w], 4u, 0xFu), 0.0) * dm.x + dm.y;
     }
@@ -179,7 +181,7 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     float d = q_f16(bo);
     uint qh = q_u32(bo + 2u);
     uvec2 q = q_u64(bo + 6u + 8u * u);
-    for (uint w = 0u; w < 2u; w++) {
+    [[unroll]] for (uint w = 0u; w < 2u; w++) {
         uvec4 hl = (uvec4(qh >> q_pos(u, w)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
         uvec4 hh = (uvec4(qh >> q_pos(u, 2u + w)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
         v[w] = q_float(q_bits(q[w], 0u, 0xFu) | (hl << 4), 16.0) * d;
@@ -195,7 +197,7 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     vec2 dm = unpackHalf2x16(wq[i]);
     uint qh = wq[i + 1u];
     uvec2 q = uvec2(wq[i + 2u + 2u * u], wq[i + 3u + 2u * u]);
-    for (uint w = 0u; w < 2u; w++) {
+    [[unroll]] for (uint w = 0u; w < 2u; w++) {
         uvec4 hl = (uvec4(qh >> q_pos(u, w)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
         uvec4 hh = (uvec4(qh >> q_pos(u, 2u + w)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
         v[w] = q_float(q_bits(q[w], 0u, 0xFu) | (hl << 4), 0.0) * dm.x + dm.y;
@@ -215,7 +217,7 @@ uint q_pos(uint u, uint k) { return 16u * u + 4u * k; }
 void q_unit(uint bo, uint u, out vec4 v[QV]) {
     float d = q_f16(bo);
     uvec4 q = q_u128(bo + 2u + 16u * u);
-    for (uint w = 0u; w < 4u; w++) {
+    [[unroll]] for (uint w = 0u; w < 4u; w++) {
         // i8 = (byte ^ 0x80) − 128
         v[w] = q_float(q_bits(q[w], 0u, 0xFFu) ^ 0x80u, 128.0) * d;
     }
@@ -247,12 +249,12 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uint sw = wq[i + s]; // scales 8n + 4kk ... +3: index 8n + 2k + h is byte 2j + h
     uint qi = i + 4u + 8u * n + 4u * h;
     uvec4 q = uvec4(wq[qi], wq[qi + 1u], wq[qi + 2u], wq[qi + 3u]);
-    for (uint j = 0u; j < 2u; j++) {
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uint k = 2u * kk + j;
         uint sc = (sw >> (16u * j + 8u * h)) & 0xFFu;
         float dl = dm.x * float(sc & 0xFu);
         float ml = dm.y * float(sc >> 4);
-        for (uint w = 0u; w < 4u; w++) {
+        [[unroll]] for (uint w = 0u; w < 4u; w++) {
             v[4u * j + w] = dl * q_float(q_bits(q[w], 2u * k, 3u), 0.0) - ml;
         }
     }
@@ -273,12 +275,12 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uint hw = q_u32(bo + 104u);
     uvec4 q = q_u128(bo + 32u + 32u * n + 16u * h);
     uvec4 hm = q_u128(bo + 16u * h);
-    for (uint j = 0u; j < 2u; j++) {
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uint k = 2u * kk + j;
         uint lo = (sw >> (16u * j + 8u * h + 4u * n)) & 0xFu;
         uint hi = (hw >> (16u * j + 8u * h + 2u * s)) & 3u;
         float dl = d * float(int(lo | (hi << 4)) - 32);
-        for (uint w = 0u; w < 4u; w++) {
+        [[unroll]] for (uint w = 0u; w < 4u; w++) {
             uvec4 qq = q_bits(q[w], 2u * k, 3u) | (q_bits(hm[w], 4u * n + k, 1u) << 2);
             v[4u * j + w] = dl * q_float(qq, 4.0);
         }
@@ -310,11 +312,11 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uvec3 sm = uvec3(wq[i + 1u], wq[i + 2u], wq[i + 3u]);
     uint qi = i + 4u + 8u * c + 4u * h;
     uvec4 q = uvec4(wq[qi], wq[qi + 1u], wq[qi + 2u], wq[qi + 3u]);
-    for (uint j = 0u; j < 2u; j++) {
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uvec2 a = q_scale_min(sm, 2u * c + j);
         float dl = dm.x * float(a.x);
         float ml = dm.y * float(a.y);
-        for (uint w = 0u; w < 4u; w++) {
+        [[unroll]] for (uint w = 0u; w < 4u; w++) {
             v[4u * j + w] = dl * q_float(q_bits(q[w], 4u * j, 0xFu), 0.0) - ml;
         }
     }
@@ -333,11 +335,11 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uvec4 qh = uvec4(wq[hi], wq[hi + 1u], wq[hi + 2u], wq[hi + 3u]);
     uint qi = i + 12u + 8u * c + 4u * h;
     uvec4 q = uvec4(wq[qi], wq[qi + 1u], wq[qi + 2u], wq[qi + 3u]);
-    for (uint j = 0u; j < 2u; j++) {
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uvec2 a = q_scale_min(sm, 2u * c + j);
         float dl = dm.x * float(a.x);
         float ml = dm.y * float(a.y);
-        for (uint w = 0u; w < 4u; w++) {
+        [[unroll]] for (uint w = 0u; w < 4u; w++) {
             uvec4 qq = q_bits(q[w], 4u * j, 0xFu) | (q_bits(qh[w], 2u * c + j, 1u) << 4);
             v[4u * j + w] = dl * q_float(qq, 0.0) - ml;
         }
@@ -357,11 +359,11 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
     // Scale index 8n + 4kk + 2j + h: byte 2j + h of this word.
     int sw = int(q_u32(bo + 192u + 8u * n + 4u * kk));
     uvec4 qh = q_u128(bo + 128u + 32u * n + 16u * h);
-    for (uint j = 0u; j < 2u; j++) {
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uint k = 2u * kk + j;
         float dl = d * float(bitfieldExtract(sw, int(16u * j + 8u * h), 8));
         uvec4 ql = q_u128(bo + 64u * n + 32u * j + 16u * h);
-        for (uint w = 0u; w < 4u; w++) {
+        [[unroll]] for (uint w = 0u; w < 4u; w++) {
             uvec4 qq = q_bits(ql[w], 4u * kk, 0xFu) | (q_bits(qh[w], 2u * k, 3u) << 4);
             v[4u * j + w] = dl * q_float(qq, 32.0);
         }
