@@ -1,11 +1,19 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
-	"math"
+	"time"
 
 	vk "github.com/goki/vulkan"
 )
+
+// FenceTimeout bounds every wait for the device. A run that takes longer
+// is reported as ErrHung instead of blocking forever.
+const FenceTimeout = 2 * time.Minute
+
+// ErrHung reports that the device did not finish work in FenceTimeout.
+var ErrHung = errors.New("device hung")
 
 // Recording is a finished command buffer. Run replays it; it can be run any
 // number of times, one run at a time.
@@ -60,7 +68,11 @@ func (rec *Recording) Wait() error {
 		return nil
 	}
 	rec.pending = false
-	if r := vk.WaitForFences(rec.d.h, 1, []vk.Fence{rec.fence}, vk.True, math.MaxUint64); r != vk.Success {
+	r := vk.WaitForFences(rec.d.h, 1, []vk.Fence{rec.fence}, vk.True, uint64(FenceTimeout.Nanoseconds()))
+	if r == vk.Timeout {
+		return fmt.Errorf("gpu: the device did not finish a recording within %v: %w", FenceTimeout, ErrHung)
+	}
+	if r != vk.Success {
 		return fmt.Errorf("gpu: vkWaitForFences: %w", deviceError(r))
 	}
 	return nil

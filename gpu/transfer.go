@@ -82,7 +82,11 @@ func (t *transfer) copy(dst, src Buffer, n uint64) error {
 	if r != vk.Success {
 		return fmt.Errorf("gpu: vkQueueSubmit: %w", deviceError(r))
 	}
-	if r := vk.WaitForFences(d.h, 1, []vk.Fence{t.fence}, vk.True, ^uint64(0)); r != vk.Success {
+	r = vk.WaitForFences(d.h, 1, []vk.Fence{t.fence}, vk.True, uint64(FenceTimeout.Nanoseconds()))
+	if r == vk.Timeout {
+		return fmt.Errorf("gpu: a copy did not finish within %v: %w", FenceTimeout, ErrHung)
+	}
+	if r != vk.Success {
 		return fmt.Errorf("gpu: vkWaitForFences: %w", deviceError(r))
 	}
 	return nil
