@@ -13,76 +13,11 @@ import (
 	"gemmavk/internal/vktest"
 )
 
-// runSelect binds bufs, in binding order, to every dispatch of ds, records
-// ds reps times in one recording with a barrier after each dispatch (as a
-// replayed decode step would run them), runs it and returns every buffer's
-// contents. Guard words past each buffer's end must survive.
+// runSelect runs the dispatches of ds reps times over bufs (in binding
+// order) on the shared device; see vktest.RunSeq.
 func runSelect(t *testing.T, ds []gpu.Dispatch, reps int, bufs ...[]byte) [][]byte {
 	t.Helper()
-	d := vktest.Device(t)
-	const guardWords, guard = 16, 0x5ca1ab1e
-	before := len(d.Messages())
-	views := make([]gpu.Buffer, len(bufs))
-	for i, b := range bufs {
-		n := uint64((len(b) + 3) &^ 3)
-		buf, err := d.Alloc(n+4*guardWords, gpu.DeviceLocal)
-		if err != nil {
-			t.Fatalf("alloc: %v", err)
-		}
-		defer d.Free(buf)
-		img := make([]byte, n+4*guardWords)
-		copy(img, b)
-		for w := range guardWords {
-			binary.LittleEndian.PutUint32(img[n+uint64(4*w):], guard)
-		}
-		if err := d.Upload(buf, img); err != nil {
-			t.Fatalf("upload: %v", err)
-		}
-		views[i] = buf.Slice(0, n)
-	}
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound := make([]*gpu.Bound, len(ds))
-	for i, dsp := range ds {
-		if bound[i], err = d.Bind(dsp, views...); err != nil {
-			t.Fatalf("bind %s: %v", dsp.Shader, err)
-		}
-		defer bound[i].Close()
-	}
-	for range reps {
-		for _, b := range bound {
-			rec.Dispatch(b)
-			rec.Barrier()
-		}
-	}
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
-	if err := run.Run(); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	out := make([][]byte, len(bufs))
-	for i, b := range bufs {
-		n := uint64((len(b) + 3) &^ 3)
-		img := make([]byte, n+4*guardWords)
-		if err := d.Download(img, views[i].Slice(0, n+4*guardWords)); err != nil {
-			t.Fatalf("download: %v", err)
-		}
-		for w := range guardWords {
-			if binary.LittleEndian.Uint32(img[n+uint64(4*w):]) != guard {
-				t.Fatalf("buffer %d written past its end (word %d after it)", i, w)
-			}
-		}
-		out[i] = img[:len(b)]
-	}
-	if msgs := d.Messages(); len(msgs) > before {
-		t.Fatalf("validation: %v", msgs[before:])
-	}
-	return out
+	return vktest.RunSeq(t, vktest.Device(t), ds, reps, bufs...)
 }
 
 var (

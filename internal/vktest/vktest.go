@@ -127,11 +127,19 @@ const guard = 0x5ca1ab1e
 // buffer's end or validation complained during the run.
 func Run(t testing.TB, ds gpu.Dispatch, bufs ...[]byte) [][]byte {
 	t.Helper()
-	return RunOn(t, Device(t), ds, bufs...)
+	return RunSeq(t, Device(t), []gpu.Dispatch{ds}, 1, bufs...)
 }
 
 // RunOn is Run on a given device.
 func RunOn(t testing.TB, d *gpu.Device, ds gpu.Dispatch, bufs ...[]byte) [][]byte {
+	t.Helper()
+	return RunSeq(t, d, []gpu.Dispatch{ds}, 1, bufs...)
+}
+
+// RunSeq is Run for a sequence of dispatches that all take bufs, in
+// binding order: it records the sequence reps times in one recording, with
+// a barrier after every dispatch (as a replayed decode step runs them).
+func RunSeq(t testing.TB, d *gpu.Device, ds []gpu.Dispatch, reps int, bufs ...[]byte) [][]byte {
 	t.Helper()
 	before := len(d.Messages())
 	views := make([]gpu.Buffer, len(bufs))
@@ -152,23 +160,30 @@ func RunOn(t testing.TB, d *gpu.Device, ds gpu.Dispatch, bufs ...[]byte) [][]byt
 		}
 		views[i] = buf.Slice(0, n)
 	}
-	bound, err := d.Bind(ds, views...)
-	if err != nil {
-		t.Fatalf("bind %s: %v", ds.Shader, err)
-	}
-	defer bound.Close()
 	rec, err := d.NewRecorder(gpu.RecordOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Dispatch(bound)
+	bound := make([]*gpu.Bound, len(ds))
+	for i, dsp := range ds {
+		if bound[i], err = d.Bind(dsp, views...); err != nil {
+			t.Fatalf("bind %s: %v", dsp.Shader, err)
+		}
+		defer bound[i].Close()
+	}
+	for range reps {
+		for _, b := range bound {
+			rec.Dispatch(b)
+			rec.Barrier()
+		}
+	}
 	run, err := rec.End()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer run.Close()
 	if err := run.Run(); err != nil {
-		t.Fatalf("run %s: %v", ds.Shader, err)
+		t.Fatalf("run %s: %v", ds[0].Shader, err)
 	}
 	out := make([][]byte, len(bufs))
 	for i, b := range bufs {
@@ -179,13 +194,13 @@ func RunOn(t testing.TB, d *gpu.Device, ds gpu.Dispatch, bufs ...[]byte) [][]byt
 		}
 		for w := 0; w < guardWords; w++ {
 			if binary.LittleEndian.Uint32(img[n+uint64(4*w):]) != guard {
-				t.Fatalf("%s wrote past the end of buffer %d (word %d after it)", ds.Shader, i, w)
+				t.Fatalf("%s wrote past the end of buffer %d (word %d after it)", ds[0].Shader, i, w)
 			}
 		}
 		out[i] = img[:len(b)]
 	}
 	if msgs := d.Messages(); len(msgs) > before {
-		t.Fatalf("%s: validation: %v", ds.Shader, msgs[before:])
+		t.Fatalf("%s: validation: %v", ds[0].Shader, msgs[before:])
 	}
 	return out
 }
