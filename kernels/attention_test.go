@@ -10,6 +10,12 @@ import (
 // naiveAttention is the textbook form: a dense mask over all P positions,
 // no cache. allowed(p, j) = j <= p && (W == 0 || j > p-W).
 func naiveAttention(q, k, v []float32, P int, a Attn) []float32 {
+	return naiveSpanAttention(q, k, v, nil, P, a)
+}
+
+// naiveSpanAttention adds the image rule (spans nil: none):
+// allowed(p, j) = (j <= p && (W == 0 || j > p-W)) || spans[p] == spans[j] != 0.
+func naiveSpanAttention(q, k, v []float32, spans []int32, P int, a Attn) []float32 {
 	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
 	out := make([]float32, P*a.Heads*d)
 	for p := 0; p < P; p++ {
@@ -19,7 +25,8 @@ func naiveAttention(q, k, v []float32, P int, a Attn) []float32 {
 			mx := math.Inf(-1)
 			for j := 0; j < P; j++ {
 				s[j] = math.Inf(-1)
-				if j <= p && (a.Window == 0 || j > p-a.Window) {
+				image := spans != nil && spans[p] != 0 && spans[p] == spans[j]
+				if (j <= p && (a.Window == 0 || j > p-a.Window)) || image {
 					var dot float64
 					for c := 0; c < d; c++ {
 						dot += float64(q[(p*a.Heads+h)*d+c]) * float64(k[j*kvw+g*d+c])

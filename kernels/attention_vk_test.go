@@ -504,43 +504,6 @@ func TestCacheWriteVulkan(t *testing.T) {
 	}
 }
 
-// naiveSpanAttention is the dense textbook form with the image rule:
-// allowed(p, j) = (j <= p && (W == 0 || j > p-W)) || spans[p] == spans[j] != 0.
-func naiveSpanAttention(q, k, v []float32, spans []int32, P int, a Attn) []float32 {
-	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
-	out := make([]float32, P*a.Heads*d)
-	for p := 0; p < P; p++ {
-		for h := 0; h < a.Heads; h++ {
-			g := h / (a.Heads / a.KVHeads)
-			s := make([]float64, P)
-			mx := math.Inf(-1)
-			for j := 0; j < P; j++ {
-				s[j] = math.Inf(-1)
-				if (j <= p && (a.Window == 0 || j > p-a.Window)) || (spans[p] != 0 && spans[p] == spans[j]) {
-					var dot float64
-					for c := 0; c < d; c++ {
-						dot += float64(q[(p*a.Heads+h)*d+c]) * float64(k[j*kvw+g*d+c])
-					}
-					s[j] = dot * float64(a.Scale)
-				}
-				mx = math.Max(mx, s[j])
-			}
-			var sum float64
-			for j := range s {
-				s[j] = math.Exp(s[j] - mx)
-				sum += s[j]
-			}
-			for c := 0; c < d; c++ {
-				var o float64
-				for j := range s {
-					o += s[j] / sum * float64(v[j*kvw+g*d+c])
-				}
-				out[(p*a.Heads+h)*d+c] = float32(o)
-			}
-		}
-	}
-	return out
-}
 
 // TestAttentionSpans runs a sequence with two images through the ring
 // cache in chunks that keep each image whole, and compares every position
