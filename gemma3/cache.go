@@ -12,21 +12,35 @@ type Cache struct {
 	K, V  [][]float32
 }
 
-// NewCache allocates a cache for ctx positions.
-func (m *Model) NewCache(ctx int) (*Cache, error) {
+// cacheSlots returns the rows each layer's cache needs for ctx positions:
+// the context on global layers, min(W, ctx) on sliding ones.
+func (m *Model) cacheSlots(ctx int) ([]int, error) {
 	c := &m.Config
 	if ctx <= 0 || ctx > c.MaxPositions {
 		return nil, fmt.Errorf("gemma3: context %d outside 1..%d (the model's trained length)", ctx, c.MaxPositions)
 	}
-	kc := &Cache{Ctx: ctx, Slots: make([]int, c.Layers), K: make([][]float32, c.Layers), V: make([][]float32, c.Layers)}
-	width := c.KVHeads * c.HeadDim
+	slots := make([]int, c.Layers)
 	for i, kind := range c.Kinds {
-		kc.Slots[i] = ctx
+		slots[i] = ctx
 		if kind == Sliding && c.SlidingWindow < ctx {
-			kc.Slots[i] = c.SlidingWindow
+			slots[i] = c.SlidingWindow
 		}
-		kc.K[i] = make([]float32, kc.Slots[i]*width)
-		kc.V[i] = make([]float32, kc.Slots[i]*width)
+	}
+	return slots, nil
+}
+
+// NewCache allocates a cache for ctx positions.
+func (m *Model) NewCache(ctx int) (*Cache, error) {
+	slots, err := m.cacheSlots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &m.Config
+	kc := &Cache{Ctx: ctx, Slots: slots, K: make([][]float32, c.Layers), V: make([][]float32, c.Layers)}
+	width := c.KVHeads * c.HeadDim
+	for i := range slots {
+		kc.K[i] = make([]float32, slots[i]*width)
+		kc.V[i] = make([]float32, slots[i]*width)
 	}
 	return kc, nil
 }

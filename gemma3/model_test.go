@@ -83,11 +83,18 @@ func TestTinyPrompt(t *testing.T) {
 // golden ones (the cache runs past the sliding window of 6).
 func decodeSteps(t *testing.T, m *Model, g *golden, chunk int, tol float64) {
 	t.Helper()
+	decodeStepsWith(t, m, g, Options{Ctx: 64, Chunk: chunk}, tol)
+}
+
+// decodeStepsWith is decodeSteps with session options (a device, say).
+func decodeStepsWith(t *testing.T, m *Model, g *golden, opt Options, tol float64) {
+	t.Helper()
 	vocab := m.Config.Vocab
-	s, err := m.NewSession(Options{Ctx: 64, Chunk: chunk})
+	s, err := m.NewSession(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	prompt := len(g.inputIDs)
 	all, err := s.FeedAll(g.inputIDs)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"gemmavk/gpu"
 	"gemmavk/graph"
 )
 
@@ -20,6 +21,11 @@ type Options struct {
 	Threads int // CPU threads (0: one per core)
 	// Logger receives diagnostics such as each plan's memory (nil: none).
 	Logger *slog.Logger
+	// Device runs the session on a GPU through the Vulkan executor, with the
+	// KV cache in device memory (nil: the CPU executor).
+	Device *gpu.Device
+	// CacheF32 keeps the GPU KV cache in f32 instead of f16.
+	CacheF32 bool
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so
@@ -27,8 +33,8 @@ type Options struct {
 type Session struct {
 	m      *Model
 	opt    Options
-	cache  *Cache
-	exec   *graph.CPU
+	slots  []int
+	be     backend
 	tokens []int
 	plans  map[planKey]*compiled
 	// lastLogits are the logits after the last fed token, so Generate can
@@ -57,11 +63,59 @@ func (m *Model) NewSession(opt Options) (*Session, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	cache, err := m.NewCache(opt.Ctx)
+	s := &Session{m: m, opt: opt, plans: map[planKey]*compiled{}}
+	if opt.Device == nil {
+		cache, err := m.NewCache(opt.Ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.slots, s.be = cache.Slots, &cpuBackend{exec: graph.NewCPU(opt.Threads), cache: cache}
+		return s, nil
+	}
+	slots, err := m.cacheSlots(opt.Ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{m: m, opt: opt, cache: cache, exec: graph.NewCPU(opt.Threads), plans: map[planKey]*compiled{}}, nil
+	be, err := newVkBackend(m, opt.Device, slots, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.slots, s.be = slots, be
+	return s, nil
+}
+
+// Close releases what the session holds on a GPU (plans, uploaded weights,
+// KV cache). CPU sessions hold nothing to release.
+func (s *Session) Close() {
+	if s.be != nil {
+		s.be.close()
+	}
+}
+
+// Prepare compiles (and, on a GPU, uploads weights for and records) the
+// plan of a step of T tokens ahead of use, so that a generation does not
+// pay for it mid-way and a model too big for the device fails early.
+func (s *Session) Prepare(T int) error {
+	c, err := s.compile(T, StepOptions{})
+	if err != nil {
+		return err
+	}
+	vb, ok := s.be.(*vkBackend)
+	if !ok {
+		return nil
+	}
+	return vb.exec.Prepare(c.plan, vb.env)
+}
+
+// PlanStats reports the commands a prepared GPU step of T tokens records
+// (dispatches, barriers, copies); false on the CPU or before preparing.
+func (s *Session) PlanStats(T int) (graph.PlanStats, bool) {
+	vb, ok := s.be.(*vkBackend)
+	c, found := s.plans[planKey{T, StepOptions{}}]
+	if !ok || !found {
+		return graph.PlanStats{}, false
+	}
+	return vb.exec.Stats(c.plan)
 }
 
 // Model returns the session's model.
@@ -77,7 +131,7 @@ func (s *Session) Ctx() int { return s.opt.Ctx }
 func (s *Session) Tokens() []int { return s.tokens }
 
 // CacheBytes is the KV cache's size.
-func (s *Session) CacheBytes() int64 { return s.cache.Bytes() }
+func (s *Session) CacheBytes() int64 { return s.be.cacheBytes() }
 
 // Reset empties the sequence. Old cache rows are never read again: every
 // key a query reads was written at or after its chunk's start.
@@ -94,7 +148,7 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 	if c, ok := s.plans[k]; ok {
 		return c, nil
 	}
-	st, err := s.m.BuildStep(T, s.cache.Slots, opt)
+	st, err := s.m.BuildStep(T, s.slots, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -138,15 +192,11 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 	for t, id := range ids {
 		idv[t], posv[t] = int32(id), int32(s.Pos()+t)
 	}
-	env := &graph.Env{Inputs: map[string][]int32{"ids": idv, "pos": posv}, States: s.cache.states()}
-	if err := s.exec.Run(c.plan, env); err != nil {
+	if err := s.be.run(c, idv, posv); err != nil {
 		return nil, err
 	}
 	s.tokens = append(s.tokens, ids...)
-	read := func(t *graph.Tensor) ([]float32, error) {
-		v, err := s.exec.Read(t)
-		return append([]float32(nil), v...), err
-	}
+	read := s.be.read
 	out := &Outputs{}
 	if out.Logits, err = read(c.step.Logits); err != nil {
 		return nil, err

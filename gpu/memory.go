@@ -57,6 +57,11 @@ func (b Buffer) Bytes() []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(b.blk.mapped, b.Offset)), b.Size)
 }
 
+// Overlaps reports whether b and o share any byte.
+func (b Buffer) Overlaps(o Buffer) bool {
+	return b.blk != nil && b.blk == o.blk && b.Offset < o.Offset+o.Size && o.Offset < b.Offset+b.Size
+}
+
 // Slice returns the sub-range [off, off+size) of b.
 func (b Buffer) Slice(off, size uint64) Buffer {
 	return Buffer{blk: b.blk, Offset: b.Offset + off, Size: size}

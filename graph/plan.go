@@ -88,9 +88,17 @@ func liveNodes(g *Graph) []*Node {
 	return steps
 }
 
+// ArenaAlign is the alignment of every arena offset, in f32 elements:
+// 256 bytes, the largest minStorageBufferOffsetAlignment Vulkan allows, so
+// that a GPU executor can bind each activation at its offset.
+const ArenaAlign = 64
+
+// alignUp rounds n up to a multiple of ArenaAlign.
+func alignUp(n int) int { return (n + ArenaAlign - 1) / ArenaAlign * ArenaAlign }
+
 // pack assigns arena offsets greedily, largest tensors first, each at the
-// lowest offset that does not overlap a placed tensor whose lifetime
-// [def, last] intersects its own. It returns the arena length.
+// lowest aligned offset that does not overlap a placed tensor whose
+// lifetime [def, last] intersects its own. It returns the arena length.
 func pack(acts []*Tensor, def, last, off []int) int {
 	order := append([]*Tensor(nil), acts...)
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Len() > order[j].Len() })
@@ -101,7 +109,7 @@ func pack(acts []*Tensor, def, last, off []int) int {
 		var busy []span
 		for _, q := range placed {
 			if def[q.ID] <= last[t.ID] && def[t.ID] <= last[q.ID] {
-				busy = append(busy, span{off[q.ID], off[q.ID] + q.Len()})
+				busy = append(busy, span{off[q.ID], off[q.ID] + alignUp(q.Len())})
 			}
 		}
 		sort.Slice(busy, func(i, j int) bool { return busy[i].lo < busy[j].lo })
@@ -111,7 +119,7 @@ func pack(acts []*Tensor, def, last, off []int) int {
 				break
 			}
 			if s.hi > at {
-				at = s.hi
+				at = s.hi // aligned: every start and padded length is
 			}
 		}
 		off[t.ID] = at

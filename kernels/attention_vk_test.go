@@ -504,7 +504,6 @@ func TestCacheWriteVulkan(t *testing.T) {
 	}
 }
 
-
 // TestAttentionSpans runs a sequence with two images through the ring
 // cache in chunks that keep each image whole, and compares every position
 // with the dense reference; then AttentionFull against it with one span.

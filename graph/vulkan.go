@@ -1,0 +1,240 @@
+package graph
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math"
+	"unsafe"
+
+	"gemmavk/gpu"
+	"gemmavk/kernels"
+)
+
+// Vulkan runs plans on a GPU. Weights are uploaded once, on first use, and
+// shared by every plan; each plan gets its activation arena (from the
+// memory plan), its per-step input buffers, and one command buffer recorded
+// when the plan first runs and replayed on every later run: only the
+// contents of the input buffers change between runs, so a decode step is
+// recorded once for a whole generation.
+//
+// State tensors (KV cache halves) are device buffers the caller owns and
+// binds by name (VulkanEnv); attention reads them as f16 unless
+// VulkanOptions.CacheF32.
+type Vulkan struct {
+	dev     *gpu.Device
+	opt     VulkanOptions
+	weights map[any]gpu.Buffer // by *kernels.Weight, or by the vector's first element
+	tables  map[[3]float64]gpu.Buffer
+	plans   map[*Plan]*vkPlan
+	last    *vkPlan
+}
+
+// VulkanOptions configure a Vulkan executor.
+type VulkanOptions struct {
+	CacheF32 bool // KV cache states hold f32 instead of f16
+	Logger   *slog.Logger
+}
+
+// VulkanEnv binds a plan's state tensors to device buffers by name.
+type VulkanEnv struct {
+	States map[string]gpu.Buffer
+}
+
+// NewVulkan returns an executor on d.
+func NewVulkan(d *gpu.Device, opt VulkanOptions) *Vulkan {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Vulkan{dev: d, opt: opt, weights: map[any]gpu.Buffer{}, tables: map[[3]float64]gpu.Buffer{},
+		plans: map[*Plan]*vkPlan{}}
+}
+
+// Device returns the executor's device.
+func (v *Vulkan) Device() *gpu.Device { return v.dev }
+
+// vkPlan is a plan made ready on the device.
+type vkPlan struct {
+	plan                         *Plan
+	arena                        gpu.Buffer
+	inputs                       map[string]gpu.Buffer // host-visible i32 buffers
+	scratch                      []gpu.Buffer
+	bound                        []*gpu.Bound
+	rec                          *gpu.Recording
+	states                       map[string]gpu.Buffer
+	dispatches, barriers, copies int
+}
+
+// PlanStats counts what one run of a prepared plan records.
+type PlanStats struct {
+	Dispatches, Barriers, Copies int
+	ArenaBytes                   uint64
+}
+
+// Stats returns the counts of a prepared plan.
+func (v *Vulkan) Stats(p *Plan) (PlanStats, bool) {
+	vp, ok := v.plans[p]
+	if !ok {
+		return PlanStats{}, false
+	}
+	return PlanStats{vp.dispatches, vp.barriers, vp.copies, vp.arena.Size}, true
+}
+
+// Prepare uploads the weights p uses, allocates its arena and records its
+// command buffer, if that was not done yet. Run prepares on first use.
+func (v *Vulkan) Prepare(p *Plan, env *VulkanEnv) error {
+	if _, ok := v.plans[p]; ok {
+		return nil
+	}
+	vp, err := v.prepare(p, env)
+	if err != nil {
+		return fmt.Errorf("graph: vulkan: %w", err)
+	}
+	v.plans[p] = vp
+	return nil
+}
+
+// Run writes the inputs and runs p, preparing it first if needed. env must
+// bind the same state buffers on every run of a plan.
+func (v *Vulkan) Run(p *Plan, inputs map[string][]int32, env *VulkanEnv) error {
+	if err := v.Prepare(p, env); err != nil {
+		return err
+	}
+	vp := v.plans[p]
+	for name, b := range vp.states {
+		if env == nil || env.States[name] != b {
+			return fmt.Errorf("graph: vulkan: state %s is bound to another buffer than when the plan was recorded", name)
+		}
+	}
+	for _, t := range p.Graph.Inputs {
+		val, ok := inputs[t.Name]
+		if !ok || len(val) != t.Len() {
+			return fmt.Errorf("graph: vulkan: input %s: got %d values, want %d", t.Name, len(val), t.Len())
+		}
+		dst := vp.inputs[t.Name].Bytes()
+		for i, x := range val {
+			binary.LittleEndian.PutUint32(dst[4*i:], uint32(x))
+		}
+	}
+	if err := vp.rec.Run(); err != nil {
+		return fmt.Errorf("graph: vulkan: %w", err)
+	}
+	v.last = vp
+	return nil
+}
+
+// Read copies an output tensor of the last run back from the device.
+func (v *Vulkan) Read(t *Tensor) ([]float32, error) {
+	vp := v.last
+	if vp == nil || t.ID >= len(vp.plan.Offset) || vp.plan.Offset[t.ID] < 0 || vp.plan.Graph.Tensors[t.ID] != t || !t.Output {
+		return nil, fmt.Errorf("graph: vulkan: %s is not an output of the last plan run", t.Name)
+	}
+	buf := make([]byte, 4*t.Len())
+	if err := v.dev.Download(buf, v.act(vp, t)); err != nil {
+		return nil, fmt.Errorf("graph: vulkan: read %s: %w", t.Name, err)
+	}
+	out := make([]float32, t.Len())
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+	}
+	return out, nil
+}
+
+// Release frees what p holds on the device (its arena, inputs and
+// recording); weights stay for other plans.
+func (v *Vulkan) Release(p *Plan) {
+	vp, ok := v.plans[p]
+	if !ok {
+		return
+	}
+	vp.rec.Close()
+	for _, b := range vp.bound {
+		b.Close()
+	}
+	for _, b := range vp.inputs {
+		v.dev.Free(b)
+	}
+	for _, b := range vp.scratch {
+		v.dev.Free(b)
+	}
+	v.dev.Free(vp.arena)
+	delete(v.plans, p)
+	if v.last == vp {
+		v.last = nil
+	}
+}
+
+// Close releases every plan and the uploaded weights. The device stays open.
+func (v *Vulkan) Close() {
+	for p := range v.plans {
+		v.Release(p)
+	}
+	for _, b := range v.weights {
+		v.dev.Free(b)
+	}
+	for _, b := range v.tables {
+		v.dev.Free(b)
+	}
+	v.weights, v.tables = map[any]gpu.Buffer{}, map[[3]float64]gpu.Buffer{}
+}
+
+// WeightBytes is the device memory the uploaded weights take.
+func (v *Vulkan) WeightBytes() uint64 {
+	var n uint64
+	for _, b := range v.weights {
+		n += b.Size
+	}
+	return n
+}
+
+// act is the arena view of activation t.
+func (v *Vulkan) act(vp *vkPlan, t *Tensor) gpu.Buffer {
+	return vp.arena.Slice(uint64(4*vp.plan.Offset[t.ID]), uint64(4*t.Len()))
+}
+
+// weight uploads (once) and returns the buffer of a weight tensor.
+func (v *Vulkan) weight(t *Tensor) (gpu.Buffer, error) {
+	var key any
+	var data []byte
+	switch {
+	case t.Matrix != nil:
+		key, data = t.Matrix, t.Matrix.Data
+	case len(t.Vector) > 0:
+		key = &t.Vector[0]
+		data = unsafe.Slice((*byte)(unsafe.Pointer(&t.Vector[0])), 4*len(t.Vector))
+	default:
+		return gpu.Buffer{}, fmt.Errorf("weight %s has no data", t.Name)
+	}
+	if b, ok := v.weights[key]; ok {
+		return b, nil
+	}
+	b, err := v.dev.Alloc(uint64(len(data)), gpu.DeviceLocal)
+	if err != nil {
+		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
+	}
+	if err := v.dev.Upload(b, data); err != nil {
+		v.dev.Free(b)
+		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
+	}
+	v.weights[key] = b
+	return b, nil
+}
+
+// invFreq uploads (once) RoPE's inverse frequencies for one geometry.
+func (v *Vulkan) invFreq(r RopeAttr) (gpu.Buffer, error) {
+	key := [3]float64{float64(r.HeadDim), r.Base, r.Factor}
+	if b, ok := v.tables[key]; ok {
+		return b, nil
+	}
+	inv := kernels.RoPEInvFreq(r.HeadDim, r.Base, r.Factor)
+	b, err := v.dev.Alloc(uint64(4*len(inv)), gpu.DeviceLocal)
+	if err != nil {
+		return gpu.Buffer{}, err
+	}
+	if err := v.dev.Upload(b, unsafe.Slice((*byte)(unsafe.Pointer(&inv[0])), 4*len(inv))); err != nil {
+		v.dev.Free(b)
+		return gpu.Buffer{}, err
+	}
+	v.tables[key] = b
+	return b, nil
+}

@@ -1,0 +1,284 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+
+	"gemmavk/gpu"
+	"gemmavk/kernels"
+)
+
+// hazards tracks what the commands recorded since the last barrier read
+// and wrote, so that a barrier is recorded exactly where a command reads
+// what an earlier one wrote (read after write) or writes what an earlier
+// one read or wrote (write after read or write: arena ranges are reused).
+type hazards struct {
+	reads, writes []gpu.Buffer
+}
+
+func overlapsAny(b gpu.Buffer, set []gpu.Buffer) bool {
+	for _, s := range set {
+		if b.Overlaps(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// conflict reports whether a command with these reads and writes must wait
+// for the commands recorded since the last barrier.
+func (h *hazards) conflict(reads, writes []gpu.Buffer) bool {
+	for _, r := range reads {
+		if overlapsAny(r, h.writes) {
+			return true
+		}
+	}
+	for _, w := range writes {
+		if overlapsAny(w, h.writes) || overlapsAny(w, h.reads) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder turns plan steps into commands.
+type recorder struct {
+	v   *Vulkan
+	vp  *vkPlan
+	rec *gpu.Recorder
+	h   hazards
+	env *VulkanEnv
+}
+
+// before records a barrier when the next command conflicts with the
+// commands since the last one, then notes the command's accesses.
+func (r *recorder) before(reads, writes []gpu.Buffer) {
+	if r.h.conflict(reads, writes) {
+		r.rec.Barrier()
+		r.vp.barriers++
+		r.h = hazards{}
+	}
+	r.h.reads = append(r.h.reads, reads...)
+	r.h.writes = append(r.h.writes, writes...)
+}
+
+// dispatch binds ds to bufs (in binding order) and records it. Only the
+// buffers in reads and writes take part in hazard tracking; weights, which
+// no command writes, need not.
+func (r *recorder) dispatch(ds gpu.Dispatch, bufs []gpu.Buffer, reads, writes []gpu.Buffer) error {
+	b, err := r.v.dev.Bind(ds, bufs...)
+	if err != nil {
+		return err
+	}
+	r.vp.bound = append(r.vp.bound, b)
+	r.before(reads, writes)
+	r.rec.Dispatch(b)
+	r.vp.dispatches++
+	return nil
+}
+
+func (r *recorder) copy(dst, src gpu.Buffer) {
+	r.before([]gpu.Buffer{src}, []gpu.Buffer{dst})
+	r.rec.CopyBuffer(dst, src)
+	r.vp.copies++
+}
+
+// buf returns the device buffer of any tensor of the plan.
+func (r *recorder) buf(t *Tensor) (gpu.Buffer, error) {
+	switch t.Kind {
+	case Activation:
+		return r.v.act(r.vp, t), nil
+	case Input:
+		return r.vp.inputs[t.Name], nil
+	case State:
+		b, ok := r.env.States[t.Name]
+		if !ok || !b.Valid() {
+			return gpu.Buffer{}, fmt.Errorf("state %s is not bound", t.Name)
+		}
+		r.vp.states[t.Name] = b
+		return b, nil
+	}
+	return r.v.weight(t)
+}
+
+// bufs returns the buffers of ts, in order.
+func (r *recorder) bufs(ts ...*Tensor) ([]gpu.Buffer, error) {
+	out := make([]gpu.Buffer, len(ts))
+	for i, t := range ts {
+		b, err := r.buf(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// prepare allocates p's arena and inputs and records its command buffer.
+func (v *Vulkan) prepare(p *Plan, env *VulkanEnv) (vp *vkPlan, err error) {
+	if env == nil {
+		env = &VulkanEnv{}
+	}
+	vp = &vkPlan{plan: p, inputs: map[string]gpu.Buffer{}, states: map[string]gpu.Buffer{}}
+	defer func() {
+		if err != nil {
+			v.plans[p] = vp
+			v.Release(p)
+		}
+	}()
+	if vp.arena, err = v.dev.Alloc(uint64(4*max(p.ArenaLen, 1)), gpu.DeviceLocal); err != nil {
+		return vp, fmt.Errorf("activation arena: %w", err)
+	}
+	for _, t := range p.Graph.Inputs {
+		b, err := v.dev.Alloc(uint64(4*t.Len()), gpu.Upload)
+		if err != nil {
+			return vp, fmt.Errorf("input %s: %w", t.Name, err)
+		}
+		vp.inputs[t.Name] = b
+	}
+	rec, err := v.dev.NewRecorder(gpu.RecordOptions{})
+	if err != nil {
+		return vp, err
+	}
+	r := &recorder{v: v, vp: vp, rec: rec, env: env}
+	for _, n := range p.Steps {
+		if err := r.step(n); err != nil {
+			run, _ := rec.End() // release the command buffer
+			run.Close()
+			return vp, fmt.Errorf("%s -> %v: %w", n.Op, n.Out, err)
+		}
+	}
+	if vp.rec, err = rec.End(); err != nil {
+		return vp, err
+	}
+	v.opt.Logger.Debug("vulkan plan recorded", "steps", len(p.Steps), "dispatches", vp.dispatches,
+		"barriers", vp.barriers, "copies", vp.copies, "arena_KiB", vp.arena.Size>>10)
+	return vp, nil
+}
+
+// step records the commands of one plan node.
+func (r *recorder) step(n *Node) error {
+	c := r.v.dev.Caps()
+	in := n.In
+	var out gpu.Buffer
+	if n.Out != nil {
+		out = r.v.act(r.vp, n.Out)
+	}
+	one := func(ds gpu.Dispatch, err error, ts ...*Tensor) error {
+		if err != nil {
+			return err
+		}
+		bufs, err := r.bufs(ts...)
+		if err != nil {
+			return err
+		}
+		return r.dispatch(ds, append(bufs, out), bufs, []gpu.Buffer{out})
+	}
+	switch n.Op {
+	case OpEmbed:
+		w := in[1].Matrix
+		ds, err := kernels.EmbedVk(c, w.Type, in[0].Len(), w.Rows, w.Cols, n.Attr.(EmbedAttr).Scale)
+		return one(ds, err, in[1], in[0])
+	case OpRMSNorm:
+		g := len(in[1].Vector)
+		return one(kernels.RMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps), nil, in[0], in[1])
+	case OpMatMul:
+		w, T := in[1].Matrix, in[0].Rows()
+		var ds gpu.Dispatch
+		var err error
+		if T == 1 {
+			ds, err = kernels.MatVecVk(c, w.Type, w.Rows, w.Cols)
+		} else {
+			ds, err = kernels.MatMulVk(c, w.Type, T, w.Rows, w.Cols)
+		}
+		return one(ds, err, in[1], in[0])
+	case OpRoPE:
+		// RoPE rotates in place: copy the input to the output first.
+		src, err := r.buf(in[0])
+		if err != nil {
+			return err
+		}
+		r.copy(out, src)
+		ra := n.Attr.(RopeAttr)
+		inv, err := r.v.invFreq(ra)
+		if err != nil {
+			return err
+		}
+		pos, err := r.buf(in[1])
+		if err != nil {
+			return err
+		}
+		ds := kernels.RoPEVk(c, in[0].Rows(), ra.Heads, ra.HeadDim)
+		return r.dispatch(ds, []gpu.Buffer{out, pos, inv}, []gpu.Buffer{out, pos}, []gpu.Buffer{out})
+	case OpAttention:
+		return r.attention(n, out)
+	case OpCacheWrite:
+		a := n.attn()
+		ds, err := kernels.CacheWriteVk(c, a, in[0].Rows(), r.v.opt.CacheF32)
+		if err != nil {
+			return err
+		}
+		bufs, err := r.bufs(in[0], in[1], in[4], in[2], in[3])
+		if err != nil {
+			return err
+		}
+		return r.dispatch(ds, bufs, bufs[:3], bufs[3:])
+	case OpAdd:
+		return one(kernels.AddVk(c, n.Out.Len()), nil, in[0], in[1])
+	case OpGeluMul:
+		return one(kernels.GeluMulVk(c, n.Out.Len()), nil, in[0], in[1])
+	case OpLastRow:
+		src, err := r.buf(in[0])
+		if err != nil {
+			return err
+		}
+		row := uint64(4 * in[0].Cols())
+		r.copy(out, src.Slice(uint64(4*in[0].Len())-row, row))
+		return nil
+	}
+	return errors.New("no Vulkan lowering")
+}
+
+// attention records a chunk's attention: one dispatch, or split-K with a
+// combine pass when the cache is long enough for it to pay. The split
+// count is fixed when the plan is recorded (from the cache size), since a
+// replayed step cannot change its dispatches; splits past the current
+// keys write empty partials.
+func (r *recorder) attention(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	a, in := n.attn(), n.In
+	T := in[0].Rows()
+	keys := a.Slots + T
+	if a.Window > 0 {
+		keys = min(keys, a.Window+T)
+	}
+	opts := kernels.AttnOpts{CacheF32: r.v.opt.CacheF32}
+	bufs, err := r.bufs(in[0], in[1], in[2], in[3], in[4], in[5])
+	if err != nil {
+		return err
+	}
+	splits := 1
+	if T == 1 {
+		splits = kernels.AttentionSplits(c, a, T, keys)
+	}
+	if splits <= 1 {
+		ds, err := kernels.AttentionVk(c, a, T, opts)
+		if err != nil {
+			return err
+		}
+		return r.dispatch(ds, append(bufs, out), bufs, []gpu.Buffer{out})
+	}
+	ds, err := kernels.AttentionSplitVk(c, a, T, splits, opts)
+	if err != nil {
+		return err
+	}
+	scratch, err := r.v.dev.Alloc(uint64(kernels.AttentionSplitScratch(a, T, splits)), gpu.DeviceLocal)
+	if err != nil {
+		return err
+	}
+	r.vp.scratch = append(r.vp.scratch, scratch)
+	if err := r.dispatch(ds[0], append(bufs, scratch), bufs, []gpu.Buffer{scratch}); err != nil {
+		return err
+	}
+	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+}
