@@ -51,9 +51,16 @@ func (d *Device) NewDescriptorSet(p *Pipeline, bufs ...Buffer) (*DescriptorSet, 
 	if len(bufs) != p.Bindings {
 		return nil, fmt.Errorf("gpu: %s takes %d buffers, got %d", p.Name, p.Bindings, len(bufs))
 	}
+	lim := d.Info.Caps.MaxStorageRange
 	for i, b := range bufs {
 		if !b.Valid() {
 			return nil, fmt.Errorf("gpu: %s binding %d: buffer not allocated", p.Name, i)
+		}
+		if lim > 0 && b.Size > lim {
+			return nil, fmt.Errorf("gpu: %s binding %d: %s exceeds the %s one binding may see", p.Name, i, human(b.Size), human(lim))
+		}
+		if al := d.Info.Caps.StorageAlign; al > 0 && b.Offset%al != 0 {
+			return nil, fmt.Errorf("gpu: %s binding %d: offset %d is not a multiple of %d", p.Name, i, b.Offset, al)
 		}
 	}
 	h, pool, err := d.desc.allocate(p)

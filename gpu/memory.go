@@ -121,18 +121,14 @@ func newAllocator(d *Device) *allocator {
 	return a
 }
 
-// blockLimit is the largest block the device allows, bounded by what one
-// storage-buffer binding can see.
+// blockLimit is the largest block the device allows. A buffer may be
+// larger than one storage binding can see (maxStorageBufferRange); its
+// users bind it in parts.
 func (a *allocator) blockLimit() uint64 {
-	c := a.d.Info.Caps
-	lim := c.MaxAllocation
-	if lim == 0 {
-		lim = 1 << 30
+	if lim := a.d.Info.Caps.MaxAllocation; lim > 0 {
+		return lim
 	}
-	if c.MaxStorageRange > 0 && c.MaxStorageRange < lim {
-		lim = c.MaxStorageRange
-	}
-	return lim
+	return 1 << 30
 }
 
 func (a *allocator) align() uint64 {
@@ -168,7 +164,7 @@ func (a *allocator) alloc(size uint64, kind MemoryKind) (Buffer, error) {
 	al := a.align()
 	size = (size + al - 1) / al * al
 	if lim := a.blockLimit(); size > lim {
-		return Buffer{}, fmt.Errorf("gpu: buffer of %s exceeds the largest the device binds (%s): %w",
+		return Buffer{}, fmt.Errorf("gpu: buffer of %s exceeds the device's largest allocation (%s): %w",
 			human(size), human(lim), ErrOutOfMemory)
 	}
 	for _, b := range a.blocks {
@@ -183,6 +179,9 @@ func (a *allocator) alloc(size uint64, kind MemoryKind) (Buffer, error) {
 	bs := uint64(DefaultBlockSize)
 	if lim := a.blockLimit(); bs > lim {
 		bs = lim
+	}
+	if r := a.d.Info.Caps.MaxStorageRange; r > 0 && bs > r {
+		bs = r // shared blocks stay bindable whole
 	}
 	if size > bs {
 		bs = size

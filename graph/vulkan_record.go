@@ -176,22 +176,12 @@ func (r *recorder) step(n *Node) error {
 	}
 	switch n.Op {
 	case OpEmbed:
-		w := in[1].Matrix
-		ds, err := kernels.EmbedVk(c, w.Type, in[0].Len(), w.Rows, w.Cols, n.Attr.(EmbedAttr).Scale)
-		return one(ds, err, in[1], in[0])
+		return r.embed(n, out)
 	case OpRMSNorm:
 		g := len(in[1].Vector)
 		return one(kernels.RMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps), nil, in[0], in[1])
 	case OpMatMul:
-		w, T := in[1].Matrix, in[0].Rows()
-		var ds gpu.Dispatch
-		var err error
-		if T == 1 {
-			ds, err = kernels.MatVecVk(c, w.Type, w.Rows, w.Cols)
-		} else {
-			ds, err = kernels.MatMulVk(c, w.Type, T, w.Rows, w.Cols)
-		}
-		return one(ds, err, in[1], in[0])
+		return r.matmul(n, out)
 	case OpRoPE:
 		// RoPE rotates in place: copy the input to the output first.
 		src, err := r.buf(in[0])
@@ -281,4 +271,95 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		return err
 	}
 	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+}
+
+// partRows is the row count of the parts a weight of rows × rowBytes is
+// bound in: all of it when one binding can see it, else the most rows that
+// fit, a multiple of 256 so that every part starts on an aligned offset of
+// the weight and of an f32 output.
+func partRows(c gpu.Caps, rows, rowBytes int) (int, error) {
+	lim := int64(c.MaxStorageRange)
+	if lim == 0 || int64(rows)*int64(rowBytes) <= lim {
+		return rows, nil
+	}
+	n := int(lim/int64(rowBytes)) / 256 * 256
+	if n == 0 {
+		return 0, fmt.Errorf("one row of %d bytes exceeds the %d bytes a binding may see", rowBytes, lim)
+	}
+	return n, nil
+}
+
+// matmul records y = x · Wᵀ: a matrix-vector product for one token, a
+// tiled product for more; a weight too large for one binding in parts of
+// rows, each writing its columns of y.
+func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	w, T := n.In[1].Matrix, n.In[0].Rows()
+	wb, err := r.buf(n.In[1])
+	if err != nil {
+		return err
+	}
+	x, err := r.buf(n.In[0])
+	if err != nil {
+		return err
+	}
+	rb := w.RowBytes()
+	part, err := partRows(c, w.Rows, rb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	for r0 := 0; r0 < w.Rows; r0 += part {
+		rows := min(part, w.Rows-r0)
+		wp := wb.Slice(uint64(r0*rb), uint64(rows*rb))
+		var ds gpu.Dispatch
+		var yp gpu.Buffer
+		if T == 1 {
+			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
+			yp = out.Slice(uint64(4*r0), uint64(4*rows))
+		} else {
+			ds, err = kernels.MatMulPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
+			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// embed records the gather of token rows; a table too large for one
+// binding is gathered in parts of rows, each writing the tokens whose ids
+// fall in it (ids are validated before they are uploaded).
+func (r *recorder) embed(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	w, T := n.In[1].Matrix, n.In[0].Len()
+	scale := n.Attr.(EmbedAttr).Scale
+	eb, err := r.buf(n.In[1])
+	if err != nil {
+		return err
+	}
+	ids, err := r.buf(n.In[0])
+	if err != nil {
+		return err
+	}
+	rb := w.RowBytes()
+	part, err := partRows(c, w.Rows, rb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	for v0 := 0; v0 < w.Rows; v0 += part {
+		rows := min(part, w.Rows-v0)
+		ds, err := kernels.EmbedPartVk(c, w.Type, T, v0, rows, w.Cols, scale, part < w.Rows)
+		if err != nil {
+			return err
+		}
+		ep := eb.Slice(uint64(v0*rb), uint64(rows*rb))
+		if err := r.dispatch(ds, []gpu.Buffer{ep, ids, out}, []gpu.Buffer{ids}, []gpu.Buffer{out}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

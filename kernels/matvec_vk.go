@@ -126,6 +126,16 @@ const (
 // decoder, cols not a multiple of t's block size, weights over 4 GiB, and
 // devices with too little shared memory.
 func MatMulVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error) {
+	return MatMulPartVk(c, t, T, rows, cols, rows)
+}
+
+// MatMulPartVk is MatMulVk writing y with a row stride of ldy >= rows: W is
+// bound to rows [r0, r0+rows) of a weight too large for one binding and y
+// from element r0 of the whole [T, ldy] output.
+func MatMulPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dispatch, error) {
+	if ldy < rows {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: output stride %d below %d rows", ldy, rows)
+	}
 	name, err := vkWeight("matmul", t, rows, cols)
 	if err != nil {
 		return gpu.Dispatch{}, err
@@ -153,7 +163,7 @@ func MatMulVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error)
 	return gpu.Dispatch{
 		Shader: "matmul_" + name,
 		Spec:   []uint32{uint32(wg), matmulRows, uint32(bn)},
-		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols)),
+		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols), uint32(ldy)),
 		Groups: [3]uint32{g[0], uint32(tiles), g[1]},
 	}, nil
 }

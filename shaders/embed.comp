@@ -6,10 +6,15 @@
 // An id outside [0, vocab) fills its row of y with NaN (0x7FC00000), so a
 // bad id shows instead of reading another row.
 //
+// A table too large for one binding is gathered in parts: E is then rows
+// [base, base + vocab) of the table, ids are taken relative to base, and
+// with partial set an id outside the part leaves its row alone (another
+// part writes it).
+//
 // Bindings: 0 E (uint words: rows back to back, each cols/QK blocks of QB
 // bytes, see quant.glsl; 4-byte aligned start); 1 ids int32 [T]
 // (readonly); 2 y f32 [T, cols].
-// Push: T, vocab, cols, scale.  Spec: 0 workgroup size.
+// Push: T, vocab, cols, scale, base, partial.  Spec: 0 workgroup size.
 // Mapping: one workgroup per token (t = group.y * groups.x + group.x, so T
 // may pass 65535); invocations take the units of the row (quant.glsl) in
 // turn and store their 4-element runs; rows whose length is not a
@@ -42,6 +47,8 @@ layout(push_constant) uniform Push {
     uint vocab;
     uint cols;
     float scale;
+    int base;
+    uint partial;
 } pc;
 
 #include "quant.glsl"
@@ -52,8 +59,11 @@ void main() {
         return;
     }
     uint out0 = t * pc.cols;
-    int id = ids[t];
+    int id = ids[t] - pc.base;
     if (id < 0 || uint(id) >= pc.vocab) {
+        if (pc.partial != 0u) {
+            return;
+        }
         for (uint j = gl_LocalInvocationID.x; j < pc.cols; j += gl_WorkGroupSize.x) {
             y1[out0 + j] = uintBitsToFloat(0x7FC00000u);
         }

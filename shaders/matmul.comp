@@ -8,7 +8,8 @@
 // Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
 // bytes, see quant.glsl; 4-byte aligned start); 1 x f32 [T, cols]
 // (readonly); 2 y f32 [T, rows].
-// Push: T, rows, cols.
+// Push: T, rows, cols, ldy (the stride of y's rows: rows, or more when W is
+// a part of a larger weight and y the matching columns of a larger output).
 // Spec: 0 workgroup size, (BM/4)*(BN/4); 1 BM, weight rows per tile;
 // 2 BN, tokens per tile (both multiples of 4).
 // Mapping: workgroup (x, y, z) computes rows [m0, m0+BM) with
@@ -49,6 +50,7 @@ layout(push_constant) uniform Push {
     uint T;
     uint rows;
     uint cols;
+    uint ldy; // stride of y's rows, >= rows (a part of a larger output)
 } pc;
 
 #include "quant.glsl"
@@ -150,7 +152,7 @@ void main() {
         [[unroll]] for (uint j = 0u; j < TN; j++) {
             uint t = n0 + ty + j * NX;
             if (r < pc.rows && t < pc.T) {
-                y[t * pc.rows + r] = acc[i][j];
+                y[t * pc.ldy + r] = acc[i][j];
             }
         }
     }

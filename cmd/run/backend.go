@@ -5,31 +5,43 @@ import (
 	"fmt"
 	"io"
 
+	"gemmavk/gemma3"
 	"gemmavk/gpu"
 )
 
-// chooseBackend settles the executor for --backend auto: it looks for a
-// Vulkan device and says in one line on stderr what it will use.
-//
-// Until the Vulkan executor exists, every path ends on the CPU; the line
-// says why.
-func chooseBackend(o *options, stderr io.Writer) string {
+// openDevice settles the executor: for --backend auto it looks for a
+// Vulkan device and falls back to the CPU, saying so in one line on
+// stderr; for --backend vulkan a missing device is an error. A nil device
+// means the CPU executor.
+func openDevice(o *options, stderr io.Writer) (*gpu.Device, error) {
 	if o.backend == "cpu" {
-		return "cpu"
+		return nil, nil
 	}
 	d, err := gpu.Open(gpu.Options{Select: o.device})
-	if err != nil {
-		if errors.Is(err, gpu.ErrNoDevice) {
-			fmt.Fprintf(stderr, "run: %v; using the CPU executor\n", err)
-		} else {
-			fmt.Fprintf(stderr, "run: Vulkan: %v; using the CPU executor\n", err)
-		}
-		return "cpu"
+	if err == nil {
+		return d, nil
 	}
-	name := d.Info.Name
-	d.Close()
-	fmt.Fprintf(stderr, "run: Vulkan device %s found, but text generation on Vulkan is not available yet; using the CPU executor\n", name)
-	return "cpu"
+	if o.backend == "vulkan" {
+		return nil, fmt.Errorf("--backend vulkan: %w", err)
+	}
+	if errors.Is(err, gpu.ErrNoDevice) {
+		fmt.Fprintf(stderr, "run: %v; using the CPU executor\n", err)
+	} else {
+		fmt.Fprintf(stderr, "run: Vulkan: %v; using the CPU executor\n", err)
+	}
+	return nil, nil
+}
+
+// describe prints the one-line summary of where the session runs.
+func describe(stderr io.Writer, m *gemma3.Model, s *gemma3.Session, d *gpu.Device) {
+	where := "CPU"
+	cache := "f32"
+	if d != nil {
+		where = "Vulkan: " + d.Info.Name
+		cache = "f16"
+	}
+	fmt.Fprintf(stderr, "run: %s | %d layers, %.0f MiB of weights | context %d, KV cache %.0f MiB (%s)\n",
+		where, m.Config.Layers, float64(m.WeightBytes())/(1<<20), s.Ctx(), float64(s.CacheBytes())/(1<<20), cache)
 }
 
 // listDevices prints the Vulkan devices, one per line, with the one the

@@ -53,7 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
 	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk size in tokens")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
-	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan when a device exists) or cpu")
+	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan when a device exists), vulkan or cpu")
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
 	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
@@ -72,9 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	switch o.backend {
-	case "auto", "cpu":
+	case "auto", "cpu", "vulkan":
 	default:
-		return nil, fmt.Errorf("--backend %q: want auto or cpu", o.backend)
+		return nil, fmt.Errorf("--backend %q: want auto, vulkan or cpu", o.backend)
 	}
 	if (o.ids == "") != (o.logits == "") {
 		return nil, errors.New("--ids and --logits go together")
@@ -124,13 +124,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case o.ids != "":
 		return writeLogits(o, m)
 	}
-	backend := chooseBackend(o, stderr)
-	log.Debug("executor", "backend", backend)
-	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log})
+	d, err := openDevice(o, stderr)
 	if err != nil {
 		return err
 	}
-	log.Debug("session", "ctx", s.Ctx(), "kv_cache_MiB", s.CacheBytes()>>20)
+	if d != nil {
+		defer d.Close()
+	}
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// Record the decode step now: weights upload once, and a model too big
+	// for the device fails here rather than after the prompt.
+	if err := s.Prepare(1); err != nil {
+		return err
+	}
+	describe(stderr, m, s, d)
+	if st, ok := s.PlanStats(1); ok {
+		log.Info("decode step", "dispatches", st.Dispatches, "barriers", st.Barriers, "copies", st.Copies,
+			"arena_KiB", st.ArenaBytes>>10)
+	}
 	if o.prompt == "" {
 		return chat(context.Background(), o, s, stdin, stdout, stderr)
 	}
