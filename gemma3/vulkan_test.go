@@ -2,6 +2,7 @@ package gemma3
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"gemmavk/internal/vktest"
@@ -49,6 +50,82 @@ func TestTinyVulkan(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("chunk=%d/f32cache=%v", c.chunk, c.f32), func(t *testing.T) {
 			decodeStepsWith(t, m, g, Options{Ctx: 64, Chunk: c.chunk, Device: d, CacheF32: c.f32}, c.tol)
+		})
+	}
+}
+
+// TestLongContextVulkan feeds the tiny model (sliding window 6) a prompt
+// of many windows in chunks that do not divide it, then decodes past it:
+// the next-token logits on Vulkan match the CPU executor's at every step,
+// which exercises the ring buffers wrapping many times and the window.
+// With a 512-token context the global layers' decode attention runs
+// split-K (kernels.AttentionSplits).
+func TestLongContextVulkan(t *testing.T) {
+	d := vktest.Device(t)
+	m := loadTiny(t)
+	if m.Config.SlidingWindow >= 40 {
+		t.Fatalf("sliding window %d: the prompt must span several", m.Config.SlidingWindow)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	prompt := make([]int, 490)
+	for i := range prompt {
+		prompt[i] = 1 + r.IntN(m.Config.Vocab-1)
+	}
+	for _, f32 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("f32cache=%v", f32), func(t *testing.T) {
+			tol := vkTol
+			if f32 {
+				tol = f32Tol
+			}
+			cpu, err := m.NewSession(Options{Ctx: 512, Chunk: 61})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vk, err := m.NewSession(Options{Ctx: 512, Chunk: 61, Device: d, CacheF32: f32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer vk.Close()
+			want, err := cpu.Feed(prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := vk.Feed(prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, "after the prompt", got, want, tol)
+			for i := 0; i < 5; i++ {
+				next := argmax(want)
+				if want, err = cpu.Feed([]int{next}); err != nil {
+					t.Fatal(err)
+				}
+				if got, err = vk.Feed([]int{next}); err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, fmt.Sprintf("decode step %d", i), got, want, tol)
+			}
+			// Split-K adds a combine pass on each global layer.
+			short, err := m.NewSession(Options{Ctx: 64, Device: d, CacheF32: f32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer short.Close()
+			if err := short.Prepare(1); err != nil {
+				t.Fatal(err)
+			}
+			long, _ := vk.PlanStats(1)
+			base, _ := short.PlanStats(1)
+			globals := 0
+			for _, k := range m.Config.Kinds {
+				if k == Global {
+					globals++
+				}
+			}
+			if long.Dispatches != base.Dispatches+globals {
+				t.Errorf("decode step: %d dispatches at context 512, %d at 64: split-K not used on the %d global layers",
+					long.Dispatches, base.Dispatches, globals)
+			}
 		})
 	}
 }
