@@ -1,0 +1,110 @@
+package gemma3
+
+import (
+	"context"
+	"errors"
+
+	"gemmavk/gemma3/sample"
+	"gemmavk/kernels"
+)
+
+// gpuParams maps a sampling configuration onto the GPU sampler, or reports
+// false when it needs the CPU one (a repetition penalty, or top-p/min-p
+// over more candidates than the GPU keeps).
+func gpuParams(cfg sample.Config) (kernels.SampleParams, bool) {
+	if cfg.RepeatPenalty != 0 && cfg.RepeatPenalty != 1 {
+		return kernels.SampleParams{}, false
+	}
+	if cfg.Temperature <= 0 {
+		return kernels.SampleParams{}, true
+	}
+	if cfg.TopK < 1 || cfg.TopK > kernels.SampleKMax {
+		return kernels.SampleParams{}, false
+	}
+	p := kernels.SampleParams{Temperature: float32(cfg.Temperature), TopK: cfg.TopK, MinP: float32(cfg.MinP)}
+	if cfg.TopP > 0 && cfg.TopP < 1 {
+		p.TopP = float32(cfg.TopP)
+	}
+	return p, true
+}
+
+// decodeOnGPU continues a generation whose first token first was sampled
+// on the CPU: every further step is a replay of the recorded decode step
+// with the token chosen on the GPU, which feeds it to the next replay
+// itself. It returns false when the backend or the sampling configuration
+// does not allow it (the caller then steps on the CPU).
+func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
+	opt GenerateOptions, stop []int, st *Stats) (bool, error) {
+	vocab := s.m.Config.Vocab
+	if cfg.ExcludeFrom > 0 && cfg.ExcludeFrom < vocab {
+		vocab = cfg.ExcludeFrom
+	}
+	vb, ok := s.be.(*vkBackend)
+	if !ok {
+		return false, nil
+	}
+	params, ok := gpuParams(cfg)
+	if !ok {
+		return false, nil
+	}
+	c, err := s.compile(1, StepOptions{})
+	if err != nil {
+		return true, err
+	}
+	if vb.loop == nil || vb.loopPlan != c.plan || vb.loopParams != params || vb.loopVocab != vocab {
+		if vb.loop != nil {
+			vb.loop.Close()
+		}
+		vb.loop, err = vb.exec.NewDecodeLoop(c.plan, vb.env, c.step.Logits, vocab, params)
+		if errors.Is(err, kernels.ErrSampleUnsupported) {
+			vb.loop = nil
+			return false, nil
+		}
+		if err != nil {
+			vb.loop = nil
+			return true, err
+		}
+		vb.loopPlan, vb.loopParams, vb.loopVocab = c.plan, params, vocab
+	}
+	// id has been delivered and must be fed: each replay feeds it and
+	// selects the next token, which the GPU makes the next replay's input.
+	id := first
+	vb.loop.Start(int32(id), int32(s.Pos()), uint32(cfg.Seed)^uint32(cfg.Seed>>32))
+	defer func() {
+		// The logits after the last fed token, for a later Generate that
+		// continues without a prompt.
+		if s.lastLogits == nil && len(s.tokens) > 0 {
+			if l, err := vb.read(c.step.Logits); err == nil && len(l) >= s.m.Config.Vocab {
+				s.lastLogits = l[len(l)-s.m.Config.Vocab:]
+			}
+		}
+	}()
+	for opt.MaxTokens <= 0 || st.Tokens < opt.MaxTokens {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
+		if err := s.checkRoom(1); err != nil {
+			return true, err
+		}
+		next, err := vb.loop.Step()
+		if err != nil {
+			return true, err
+		}
+		s.tokens = append(s.tokens, id)
+		s.lastLogits = nil // read back once, below, if the loop ends here
+		id = int(next)
+		if contains(stop, id) {
+			st.StopToken = id
+			return true, nil
+		}
+		st.Tokens++
+		if opt.OnToken != nil {
+			if err := opt.OnToken(id); err != nil {
+				return true, err
+			}
+		}
+	}
+	// As on the CPU path, the last delivered token is fed.
+	_, err = s.Feed([]int{id})
+	return true, err
+}

@@ -1,0 +1,154 @@
+package graph
+
+// Fuse rewrites a graph so that a decode step takes fewer dispatches and
+// barriers, returning a new graph (g is not changed). Each rule replaces
+// plain ops by one fused op that computes the same values:
+//
+//   - q/k norm + RoPE: RoPE(RMSNorm(x)) -> OpRMSNormRoPE.
+//   - ... + cache write: the k path's OpRMSNormRoPE and the CacheWrite of
+//     its attention -> OpRMSNormRoPECache, when writing the cache before the
+//     attention cannot overwrite a row the chunk's queries read: one token
+//     per step, or a cache that never wraps (global layers).
+//   - gate/up/GELU: GeluMul(MatMul(x, Wg), MatMul(x, Wu)) -> OpMatMulGelu,
+//     for one token and weights of one type.
+//   - post-norm + residual add (+ the next pre-norm): Add(x, RMSNorm(o))
+//     -> OpAddRMSNorm, taking a following full-row RMSNorm of the sum as its
+//     second output.
+//
+// An intermediate is fused away only when the replaced op is its sole
+// reader and the caller does not read it.
+func Fuse(g *Graph) *Graph {
+	f := &fuser{g: g, readers: map[*Tensor][]*Node{}, dead: map[*Node]bool{}}
+	for _, n := range g.Nodes {
+		for _, in := range n.In {
+			f.readers[in] = append(f.readers[in], n)
+		}
+	}
+	out := &Graph{Tensors: g.Tensors, Inputs: g.Inputs, States: g.States, Outputs: g.Outputs}
+	repl := map[*Node]*Node{}
+	for _, n := range g.Nodes {
+		if m := f.rule(n); m != nil {
+			repl[n] = m
+		}
+	}
+	for _, n := range g.Nodes {
+		if f.dead[n] {
+			continue
+		}
+		if m, ok := repl[n]; ok {
+			n = m
+		}
+		out.Nodes = append(out.Nodes, n)
+	}
+	out.Nodes = fuseCacheWrites(out.Nodes)
+	return out
+}
+
+type fuser struct {
+	g       *Graph
+	readers map[*Tensor][]*Node
+	dead    map[*Node]bool
+}
+
+// only returns the node producing t when n is t's sole reader and the
+// caller does not read t.
+func (f *fuser) only(t *Tensor, n *Node, op Op) *Node {
+	if t.Kind != Activation || t.Output || len(f.readers[t]) != 1 || f.readers[t][0] != n {
+		return nil
+	}
+	for _, p := range f.g.Nodes {
+		if p.Out == t && p.Out2 == nil && p.Op == op && !f.dead[p] {
+			return p
+		}
+	}
+	return nil
+}
+
+// rule returns the fused node that replaces n, marking the nodes it
+// absorbs dead, or nil.
+func (f *fuser) rule(n *Node) *Node {
+	switch n.Op {
+	case OpRoPE:
+		norm := f.only(n.In[0], n, OpRMSNorm)
+		if norm == nil || len(norm.In[1].Vector) != n.Attr.(RopeAttr).HeadDim {
+			return nil
+		}
+		f.dead[norm] = true
+		return &Node{Op: OpRMSNormRoPE, In: []*Tensor{norm.In[0], norm.In[1], n.In[1]}, Out: n.Out,
+			Attr: NormRopeAttr{Eps: norm.Attr.(NormAttr).Eps, Rope: n.Attr.(RopeAttr)}}
+	case OpGeluMul:
+		gate, up := f.only(n.In[0], n, OpMatMul), f.only(n.In[1], n, OpMatMul)
+		if gate == nil || up == nil || gate.In[0] != up.In[0] || gate.In[0].Rows() != 1 ||
+			gate.In[1].Matrix.Type != up.In[1].Matrix.Type {
+			return nil
+		}
+		f.dead[gate], f.dead[up] = true, true
+		return &Node{Op: OpMatMulGelu, In: []*Tensor{gate.In[0], gate.In[1], up.In[1]}, Out: n.Out}
+	case OpAdd:
+		for i := 0; i < 2; i++ {
+			norm := f.only(n.In[1-i], n, OpRMSNorm)
+			x := n.In[i]
+			if norm == nil || len(norm.In[1].Vector) != x.Cols() {
+				continue
+			}
+			f.dead[norm] = true
+			m := &Node{Op: OpAddRMSNorm, In: []*Tensor{norm.In[0], x, norm.In[1]}, Out: n.Out, Attr: norm.Attr}
+			// The next full-row norm of the sum becomes the second output.
+			for _, r := range f.readers[n.Out] {
+				if r.Op == OpRMSNorm && !f.dead[r] && len(r.In[1].Vector) == x.Cols() && r.Attr == norm.Attr {
+					m.In = append(m.In, r.In[1])
+					m.Out2 = r.Out
+					f.dead[r] = true
+					break
+				}
+			}
+			return m
+		}
+	}
+	return nil
+}
+
+// fuseCacheWrites moves each cache write into the fused norm + RoPE of its
+// keys where that is safe: the write then lands before the attention that
+// reads the cache, which must not need the rows it overwrites. With one
+// token per step the row written (position p) held position p - Slots,
+// outside the query's window; a cache with fewer slots than the window
+// (the context is shorter) or a global one never wraps within a step.
+func fuseCacheWrites(nodes []*Node) []*Node {
+	producer := map[*Tensor]int{}
+	for i, n := range nodes {
+		if n.Out != nil {
+			producer[n.Out] = i
+		}
+	}
+	drop := map[*Node]bool{}
+	for _, cw := range nodes {
+		if cw.Op != OpCacheWrite {
+			continue
+		}
+		a := cw.attn()
+		k, v, ck, cv, pos := cw.In[0], cw.In[1], cw.In[2], cw.In[3], cw.In[4]
+		ki, ok := producer[k]
+		if !ok || nodes[ki].Op != OpRMSNormRoPE || nodes[ki].In[2] != pos {
+			continue
+		}
+		if vi, ok := producer[v]; !ok || vi > ki {
+			continue
+		}
+		if T := k.Rows(); T != 1 && a.Window != 0 && a.Slots >= a.Window {
+			continue
+		}
+		kn := nodes[ki]
+		attr := kn.Attr.(NormRopeAttr)
+		attr.Attn = a
+		nodes[ki] = &Node{Op: OpRMSNormRoPECache, In: []*Tensor{kn.In[0], kn.In[1], pos, v, ck, cv}, Out: k, Attr: attr}
+		drop[cw] = true
+	}
+	out := nodes[:0]
+	for _, n := range nodes {
+		if !drop[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
