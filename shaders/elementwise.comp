@@ -11,18 +11,14 @@
 //   gelu_mul_f32  y = gelu(g) * u  bindings 0 g, 1 u, 2 y;  push n
 // All buffers f32 [n]. Spec: 0 workgroup size.
 //
-// gelu is the tanh form (GEMMA3.md §1.3), rewritten with
-// 0.5 (1 + tanh z) = 1 / (1 + exp(-2z)):
-//   gelu(u) = u / (1 + exp(-2 z)),  z = sqrt(2/pi) (u + 0.044715 u^3)
-// GPU tanh is derived from exp with cancellation near 0 and loses all
-// relative accuracy where 1 + tanh z underflows; this form keeps a few-ulp
-// relative error everywhere (exp overflow for z < -44 gives u/inf = -0,
-// where gelu is below 1e-38 anyway).
+// gelu is the tanh form computed as 1 / (1 + exp(-2z)), see gelu.glsl.
 //! variant add_f32 OP_ADD
 //! variant mul_f32 OP_MUL
 //! variant scale_f32 OP_SCALE
 //! variant gelu_f32 OP_GELU
 //! variant gelu_mul_f32 OP_GELU_MUL
+
+#extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0) in;
 
@@ -45,10 +41,7 @@ layout(push_constant) uniform Push {
 #endif
 } pc;
 
-float gelu(float u) {
-    float z = 0.7978845608028654 * (u + 0.044715 * u * u * u);
-    return u / (1.0 + exp(-2.0 * z));
-}
+#include "gelu.glsl"
 
 void main() {
     uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x
