@@ -6,6 +6,7 @@ import (
 
 	"gemmavk/gpu"
 	"gemmavk/graph"
+	"gemmavk/kernels"
 )
 
 // backend runs a session's compiled steps and owns its KV cache.
@@ -39,6 +40,13 @@ func (b *cpuBackend) close()            {}
 // f16 by default (Options.CacheF32 for f32), sliding layers as rings of W
 // slots, global layers sized to the context.
 type vkBackend struct {
+	// loop is the decode step recorded with GPU token selection, made on
+	// first use for the sampling parameters it was made with.
+	loop       *graph.DecodeLoop
+	loopPlan   *graph.Plan
+	loopParams kernels.SampleParams
+	loopVocab  int
+
 	exec   *graph.Vulkan
 	env    *graph.VulkanEnv
 	bytes  int64
@@ -96,6 +104,10 @@ func (b *vkBackend) read(t *graph.Tensor) ([]float32, error) { return b.exec.Rea
 func (b *vkBackend) cacheBytes() int64                       { return b.bytes }
 
 func (b *vkBackend) close() {
+	if b.loop != nil {
+		b.loop.Close()
+		b.loop = nil
+	}
 	b.exec.Close()
 	for _, buf := range b.env.States {
 		b.device.Free(buf)

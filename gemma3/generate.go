@@ -97,6 +97,13 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 				return st, err
 			}
 		}
+		if opt.MaxTokens <= 0 || st.Tokens < opt.MaxTokens {
+			// On a GPU the rest of the generation can run without reading
+			// logits back (the sampler then runs there too).
+			if done, err := s.decodeOnGPU(ctx, id, cfg, opt, stop, &st); done {
+				return st, err
+			}
+		}
 		if logits, err = s.Feed([]int{id}); err != nil {
 			return st, err
 		}

@@ -152,7 +152,11 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := graph.NewPlan(st.Graph)
+	g := st.Graph
+	if _, gpu := s.be.(*vkBackend); gpu {
+		g = graph.Fuse(g) // fewer dispatches and barriers; same values
+	}
+	p, err := graph.NewPlan(g)
 	if err != nil {
 		return nil, err
 	}

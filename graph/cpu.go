@@ -139,6 +139,9 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 		x := f32(in[0])
 		copy(f32(n.Out), x[len(x)-in[0].Cols():])
 	default:
+		if ok, err := c.fused(n, f32, i32); ok || err != nil {
+			return err
+		}
 		return fmt.Errorf("op %d has no CPU implementation", n.Op)
 	}
 	return nil

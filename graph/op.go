@@ -26,9 +26,26 @@ const (
 	OpGeluMul
 	// OpLastRow: y[1, N] = x[T-1, :].
 	OpLastRow
+
+	// Fused ops, made by Fuse from the plain ones above; each is equal to
+	// the plain ops it replaces.
+
+	// OpRMSNormRoPE: RoPE(RMSNorm(x, gain)) per head. In: x, gain, pos.
+	// Attr: NormRopeAttr.
+	OpRMSNormRoPE
+	// OpRMSNormRoPECache: OpRMSNormRoPE of k, which also writes it and v
+	// into the KV cache (the CacheWrite it replaces). In: k, gain, pos, v,
+	// cacheK, cacheV. Attr: NormRopeAttr with Attn.
+	OpRMSNormRoPECache
+	// OpMatMulGelu: gelu_tanh(x · Wgᵀ) * (x · Wuᵀ). In: x, Wg, Wu.
+	OpMatMulGelu
+	// OpAddRMSNorm: Out = x + RMSNorm(o, g1); with a fourth input g2, Out2 =
+	// RMSNorm(Out, g2). In: o, x, g1[, g2]. Attr: NormAttr.
+	OpAddRMSNorm
 )
 
-var opNames = [...]string{"embed", "rmsnorm", "matmul", "rope", "attention", "cache_write", "add", "gelu_mul", "last_row"}
+var opNames = [...]string{"embed", "rmsnorm", "matmul", "rope", "attention", "cache_write", "add", "gelu_mul", "last_row",
+	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm"}
 
 func (o Op) String() string { return opNames[o] }
 
@@ -44,13 +61,32 @@ type RopeAttr struct {
 	Base, Factor   float64
 }
 
-// Node is one operation: inputs, at most one output, and op attributes
+// NormRopeAttr parameterizes the fused norm + RoPE ops.
+type NormRopeAttr struct {
+	Eps  float32
+	Rope RopeAttr
+	Attn kernels.Attn // the cache written, for OpRMSNormRoPECache
+}
+
+// Node is one operation: inputs, at most two outputs, and op attributes
 // (one of the *Attr types or kernels.Attn).
 type Node struct {
 	Op   Op
 	In   []*Tensor
 	Out  *Tensor // nil for OpCacheWrite
+	Out2 *Tensor // the second output of OpAddRMSNorm, or nil
 	Attr any
+}
+
+// outputs returns the node's outputs.
+func (n *Node) outputs() []*Tensor {
+	switch {
+	case n.Out == nil:
+		return nil
+	case n.Out2 == nil:
+		return []*Tensor{n.Out}
+	}
+	return []*Tensor{n.Out, n.Out2}
 }
 
 // attn returns the node's attention attributes.

@@ -35,13 +35,13 @@ func NewPlan(g *Graph) (*Plan, error) {
 			}
 			last[in.ID] = i
 		}
-		if n.Out != nil {
-			if def[n.Out.ID] >= 0 {
-				return nil, fmt.Errorf("graph: plan: %s computed twice", n.Out.Name)
+		for _, o := range n.outputs() {
+			if def[o.ID] >= 0 {
+				return nil, fmt.Errorf("graph: plan: %s computed twice", o.Name)
 			}
-			def[n.Out.ID] = i
-			if last[n.Out.ID] < i {
-				last[n.Out.ID] = i
+			def[o.ID] = i
+			if last[o.ID] < i {
+				last[o.ID] = i
 			}
 		}
 	}
@@ -72,7 +72,7 @@ func liveNodes(g *Graph) []*Node {
 	keep := make([]bool, len(g.Nodes))
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
-		if n.Out == nil || need[n.Out.ID] {
+		if n.Out == nil || n.Op == OpRMSNormRoPECache || need[n.Out.ID] || (n.Out2 != nil && need[n.Out2.ID]) {
 			keep[i] = true
 			for _, in := range n.In {
 				need[in.ID] = true

@@ -60,6 +60,7 @@ type vkPlan struct {
 	inputs                       map[string]gpu.Buffer // host-visible i32 buffers
 	scratch                      []gpu.Buffer
 	bound                        []*gpu.Bound
+	cmds                         []command
 	rec                          *gpu.Recording
 	states                       map[string]gpu.Buffer
 	dispatches, barriers, copies int

@@ -41,20 +41,41 @@ func (h *hazards) conflict(reads, writes []gpu.Buffer) bool {
 	return false
 }
 
+// command is one recorded command of a plan: a dispatch, a copy, or (both
+// nil) a barrier. Plans keep their commands so that a second recording
+// (DecodeLoop) can replay them with more appended.
+type command struct {
+	bound    *gpu.Bound
+	dst, src gpu.Buffer
+}
+
+// emit records cmds.
+func emit(rec *gpu.Recorder, cmds []command) {
+	for _, c := range cmds {
+		switch {
+		case c.bound != nil:
+			rec.Dispatch(c.bound)
+		case c.dst.Valid():
+			rec.CopyBuffer(c.dst, c.src)
+		default:
+			rec.Barrier()
+		}
+	}
+}
+
 // recorder turns plan steps into commands.
 type recorder struct {
 	v   *Vulkan
 	vp  *vkPlan
-	rec *gpu.Recorder
 	h   hazards
 	env *VulkanEnv
 }
 
-// before records a barrier when the next command conflicts with the
-// commands since the last one, then notes the command's accesses.
+// before adds a barrier when the next command conflicts with the commands
+// since the last one, then notes the command's accesses.
 func (r *recorder) before(reads, writes []gpu.Buffer) {
 	if r.h.conflict(reads, writes) {
-		r.rec.Barrier()
+		r.vp.cmds = append(r.vp.cmds, command{})
 		r.vp.barriers++
 		r.h = hazards{}
 	}
@@ -72,14 +93,14 @@ func (r *recorder) dispatch(ds gpu.Dispatch, bufs []gpu.Buffer, reads, writes []
 	}
 	r.vp.bound = append(r.vp.bound, b)
 	r.before(reads, writes)
-	r.rec.Dispatch(b)
+	r.vp.cmds = append(r.vp.cmds, command{bound: b})
 	r.vp.dispatches++
 	return nil
 }
 
 func (r *recorder) copy(dst, src gpu.Buffer) {
 	r.before([]gpu.Buffer{src}, []gpu.Buffer{dst})
-	r.rec.CopyBuffer(dst, src)
+	r.vp.cmds = append(r.vp.cmds, command{dst: dst, src: src})
 	r.vp.copies++
 }
 
@@ -136,18 +157,17 @@ func (v *Vulkan) prepare(p *Plan, env *VulkanEnv) (vp *vkPlan, err error) {
 		}
 		vp.inputs[t.Name] = b
 	}
+	r := &recorder{v: v, vp: vp, env: env}
+	for _, n := range p.Steps {
+		if err := r.step(n); err != nil {
+			return vp, fmt.Errorf("%s -> %v: %w", n.Op, n.Out, err)
+		}
+	}
 	rec, err := v.dev.NewRecorder(gpu.RecordOptions{})
 	if err != nil {
 		return vp, err
 	}
-	r := &recorder{v: v, vp: vp, rec: rec, env: env}
-	for _, n := range p.Steps {
-		if err := r.step(n); err != nil {
-			run, _ := rec.End() // release the command buffer
-			run.Close()
-			return vp, fmt.Errorf("%s -> %v: %w", n.Op, n.Out, err)
-		}
-	}
+	emit(rec, vp.cmds)
 	if vp.rec, err = rec.End(); err != nil {
 		return vp, err
 	}
@@ -225,6 +245,68 @@ func (r *recorder) step(n *Node) error {
 		row := uint64(4 * in[0].Cols())
 		r.copy(out, src.Slice(uint64(4*in[0].Len())-row, row))
 		return nil
+	}
+	return r.fused(n, out)
+}
+
+// fused records the fused ops (Fuse).
+func (r *recorder) fused(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	in := n.In
+	switch n.Op {
+	case OpRMSNormRoPE, OpRMSNormRoPECache:
+		a := n.Attr.(NormRopeAttr)
+		inv, err := r.v.invFreq(a.Rope)
+		if err != nil {
+			return err
+		}
+		if n.Op == OpRMSNormRoPE {
+			b, err := r.bufs(in[0], in[1], in[2])
+			if err != nil {
+				return err
+			}
+			ds := kernels.RMSNormRoPEVk(c, in[0].Rows(), a.Rope.Heads, a.Rope.HeadDim, a.Eps)
+			return r.dispatch(ds, []gpu.Buffer{b[0], b[1], b[2], inv, out}, b, []gpu.Buffer{out})
+		}
+		b, err := r.bufs(in[0], in[1], in[2], in[3], in[4], in[5])
+		if err != nil {
+			return err
+		}
+		ds, err := kernels.RMSNormRoPECacheVk(c, a.Attn, in[0].Rows(), a.Eps, r.v.opt.CacheF32)
+		if err != nil {
+			return err
+		}
+		return r.dispatch(ds, []gpu.Buffer{b[0], b[1], b[2], inv, out, b[3], b[4], b[5]},
+			b[:4], []gpu.Buffer{out, b[4], b[5]})
+	case OpMatMulGelu:
+		wg := in[1].Matrix
+		ds, err := kernels.MatVecGeluVk(c, wg.Type, wg.Rows, wg.Cols)
+		if err != nil {
+			return err
+		}
+		b, err := r.bufs(in[1], in[2], in[0])
+		if err != nil {
+			return err
+		}
+		return r.dispatch(ds, append(b, out), b[2:], []gpu.Buffer{out})
+	case OpAddRMSNorm:
+		g := len(in[2].Vector)
+		second := len(in) > 3
+		b, err := r.bufs(in[0], in[1], in[2])
+		if err != nil {
+			return err
+		}
+		g2, f := b[2], out // unused bindings when there is no second norm
+		writes := []gpu.Buffer{out}
+		if second {
+			if g2, err = r.buf(in[3]); err != nil {
+				return err
+			}
+			f = r.v.act(r.vp, n.Out2)
+			writes = append(writes, f)
+		}
+		ds := kernels.AddRMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps, second)
+		return r.dispatch(ds, []gpu.Buffer{b[0], b[1], b[2], g2, out, f}, b[:2], writes)
 	}
 	return errors.New("no Vulkan lowering")
 }
