@@ -43,7 +43,11 @@ func generate(ctx context.Context, o *options, s *gemma3.Session, stdout, stderr
 		return err
 	}
 	emit, flush := streamTo(stdout, m.Tokenizer)
-	st, err := s.Generate(ctx, ids, gemma3.GenerateOptions{MaxTokens: o.n, Sampling: o.sampling, OnToken: emit})
+	gen := gemma3.GenerateOptions{MaxTokens: o.n, Sampling: o.sampling, OnToken: emit}
+	if o.ignoreEOS {
+		gen.Stop = []int{} // none, not the model's default set
+	}
+	st, err := s.Generate(ctx, ids, gen)
 	flush()
 	fmt.Fprintln(stdout)
 	printStats(stderr, st)

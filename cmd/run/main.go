@@ -28,7 +28,7 @@ type options struct {
 	model, prompt, system, backend string
 	device                         string
 	raw, verbose, tokenize         bool
-	listDevices                    bool
+	listDevices, ignoreEOS         bool
 	tokenizerPath, ids, logits     string
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
@@ -43,6 +43,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.system, "system", "", "system prompt (folded into the first user turn)")
 	fs.BoolVar(&o.raw, "raw", false, "feed the prompt as is, without the chat template (for base models)")
 	fs.IntVar(&o.n, "n", 256, "maximum tokens to generate (0: until a stop token)")
+	fs.BoolVar(&o.ignoreEOS, "ignore-eos", false, "do not stop at end-of-sequence tokens (for measuring speed)")
 	fs.Float64Var(&o.sampling.Temperature, "temp", 0, "sampling temperature (0: greedy)")
 	fs.IntVar(&o.sampling.TopK, "top-k", 0, "keep the k most likely tokens (0: off)")
 	fs.Float64Var(&o.sampling.TopP, "top-p", 0, "nucleus sampling threshold (0: off)")
