@@ -171,3 +171,26 @@ func TestListDevices(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { vktest.Main(m) }
+
+// TestVulkanBackend generates on the Vulkan executor and says where it
+// runs in one line; --backend vulkan without a device is an error.
+func TestVulkanBackend(t *testing.T) {
+	vktest.Device(t)
+	out, stderr, err := runArgs(t, "", "-m", realModelPath(t), "--backend", "vulkan", "--raw",
+		"-p", "The capital of France is", "-n", "4", "--ctx", "64")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "run: Vulkan: ") || !strings.Contains(stderr, "KV cache") {
+		t.Errorf("no device line on stderr:\n%s", stderr)
+	}
+	if !strings.HasPrefix(out, " the capital") {
+		t.Errorf("greedy continuation %q, want the CPU's \" the capital…\"", out)
+	}
+	t.Setenv("VK_DRIVER_FILES", filepath.Join(t.TempDir(), "no-such-icd.json"))
+	t.Setenv("VK_ICD_FILENAMES", filepath.Join(t.TempDir(), "no-such-icd.json"))
+	if _, _, err := runArgs(t, "", "-m", realModelPath(t), "--backend", "vulkan", "-p", "x", "-n", "1"); err == nil ||
+		!strings.Contains(err.Error(), "no Vulkan device") {
+		t.Errorf("--backend vulkan without a driver: err = %v", err)
+	}
+}
