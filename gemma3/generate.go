@@ -70,6 +70,8 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 		logits, err = s.Feed(prompt)
 	case s.lastLogits != nil:
 		logits = s.lastLogits
+	case len(s.tokens) > 0:
+		logits, err = s.logitsAfterLast()
 	default:
 		err = errors.New("gemma3: generate: empty prompt and empty session")
 	}
@@ -109,6 +111,16 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 		}
 	}
 	return st, nil
+}
+
+// logitsAfterLast recomputes the logits after the last token in the cache
+// by feeding it again at its own position: the cache row it rewrites gets
+// the same keys and values.
+func (s *Session) logitsAfterLast() ([]float32, error) {
+	n := len(s.tokens)
+	last := s.tokens[n-1]
+	s.tokens = s.tokens[:n-1]
+	return s.Feed([]int{last})
 }
 
 // textVocab is the size of the Gemma 3 SentencePiece vocabulary; rows past

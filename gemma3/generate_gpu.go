@@ -70,15 +70,10 @@ func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
 	// selects the next token, which the GPU makes the next replay's input.
 	id := first
 	vb.loop.Start(int32(id), int32(s.Pos()), uint32(cfg.Seed)^uint32(cfg.Seed>>32))
-	defer func() {
-		// The logits after the last fed token, for a later Generate that
-		// continues without a prompt.
-		if s.lastLogits == nil && len(s.tokens) > 0 {
-			if l, err := vb.read(c.step.Logits); err == nil && len(l) >= s.m.Config.Vocab {
-				s.lastLogits = l[len(l)-s.m.Config.Vocab:]
-			}
-		}
-	}()
+	// A step queued ahead of a stop token is dropped; the logits in the
+	// arena may be that step's, so a later Generate without a prompt
+	// recomputes the last token's (Session.logitsAfterLast).
+	defer vb.loop.Drain()
 	for opt.MaxTokens <= 0 || st.Tokens < opt.MaxTokens {
 		if err := ctx.Err(); err != nil {
 			return true, err
@@ -86,12 +81,13 @@ func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
 		if err := s.checkRoom(1); err != nil {
 			return true, err
 		}
-		next, err := vb.loop.Step()
+		ahead := (opt.MaxTokens <= 0 || st.Tokens+1 < opt.MaxTokens) && s.Pos()+1 < s.opt.Ctx
+		next, err := vb.loop.Step(ahead)
 		if err != nil {
 			return true, err
 		}
 		s.tokens = append(s.tokens, id)
-		s.lastLogits = nil // read back once, below, if the loop ends here
+		s.lastLogits = nil
 		id = int(next)
 		if contains(stop, id) {
 			st.StopToken = id
@@ -105,6 +101,7 @@ func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
 		}
 	}
 	// As on the CPU path, the last delivered token is fed.
+	vb.loop.Drain()
 	_, err = s.Feed([]int{id})
 	return true, err
 }

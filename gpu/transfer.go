@@ -159,3 +159,21 @@ func (d *Device) Download(dst []byte, b Buffer) error {
 	}
 	return nil
 }
+
+// ReadHost copies the start of a host-visible buffer into dst without
+// waiting for the device: the caller has waited for the recording that
+// wrote it (Recording.Wait), whose end makes its writes visible to the host.
+func (d *Device) ReadHost(dst []byte, b Buffer) error {
+	defer pauseGC()()
+	m := b.Bytes()
+	if m == nil || uint64(len(dst)) > b.Size {
+		return fmt.Errorf("gpu: host read of %d bytes from a buffer of %d that is not host-visible or too small", len(dst), b.Size)
+	}
+	if !b.blk.coherent {
+		rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: b.blk.mem,
+			Size: vk.DeviceSize(vk.WholeSize)}}
+		vk.InvalidateMappedMemoryRanges(d.h, 1, rng)
+	}
+	copy(dst, m)
+	return nil
+}

@@ -14,9 +14,13 @@ import (
 // consecutive runs need nothing from the host, which only reads finished
 // tokens from the ring.
 type DecodeLoop struct {
-	v       *Vulkan
-	vp      *vkPlan
-	rec     *gpu.Recording
+	v  *Vulkan
+	vp *vkPlan
+	// Two identical recordings, so that one step can be queued while the
+	// previous runs (a recording cannot be pending twice).
+	recs    [2]*gpu.Recording
+	next    int
+	pending []*gpu.Recording
 	bound   []*gpu.Bound
 	state   gpu.Buffer // {seed, step}, host-visible
 	ring    gpu.Buffer // int32 [ringLen], host-visible
@@ -64,41 +68,42 @@ func (v *Vulkan) NewDecodeLoop(p *Plan, env *VulkanEnv, logits *Tensor, vocab in
 		return fail(err)
 	}
 	lg := v.act(vp, logits).Slice(0, uint64(4*vocab))
-	rec, err := v.dev.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		return fail(err)
-	}
-	// A replay may follow the previous one on the queue at once: wait for
-	// everything before it.
-	rec.Barrier()
-	emit(rec, vp.cmds)
 	for _, ds := range sel {
 		b, err := v.dev.Bind(ds, lg, l.scratch, l.state, l.ring)
 		if err != nil {
-			abandon(rec)
 			return fail(err)
 		}
 		l.bound = append(l.bound, b)
-		rec.Barrier()
-		rec.Dispatch(b)
 	}
 	adv, err := v.dev.Bind(kernels.DecodeAdvanceVk(DecodeRing), l.state, l.ring, ids, pos)
 	if err != nil {
-		abandon(rec)
 		return fail(err)
 	}
 	l.bound = append(l.bound, adv)
-	rec.Barrier()
-	rec.Dispatch(adv)
-	if l.rec, err = rec.End(); err != nil {
-		return fail(err)
+	for i := range l.recs {
+		rec, err := v.dev.NewRecorder(gpu.RecordOptions{})
+		if err != nil {
+			return fail(err)
+		}
+		// A replay may follow the previous one on the queue at once: wait
+		// for everything before it.
+		rec.Barrier()
+		emit(rec, vp.cmds)
+		for _, b := range l.bound {
+			rec.Barrier()
+			rec.Dispatch(b)
+		}
+		if l.recs[i], err = rec.End(); err != nil {
+			return fail(err)
+		}
 	}
 	return l, nil
 }
 
 // Start sets the first step's input token and position and the sampler's
-// seed.
+// seed. Steps still queued from before are waited for first.
 func (l *DecodeLoop) Start(id, pos int32, seed uint32) {
+	l.Drain()
 	binary.LittleEndian.PutUint32(l.vp.inputs["ids"].Bytes(), uint32(id))
 	binary.LittleEndian.PutUint32(l.vp.inputs["pos"].Bytes(), uint32(pos))
 	st := l.state.Bytes()
@@ -107,37 +112,68 @@ func (l *DecodeLoop) Start(id, pos int32, seed uint32) {
 	l.step = 0
 }
 
-// Step runs one decode step and returns the token it selected. The GPU has
-// already made that token the next step's input.
-func (l *DecodeLoop) Step() (int32, error) {
-	if err := l.rec.Run(); err != nil {
+// Step returns the token of the next decode step, running it if it is not
+// queued yet. With ahead set (the caller will take another step, and the
+// context has room for it) the step after it is queued first, so the GPU
+// goes from one step to the next without waiting for the host. The GPU has
+// already made each selected token the following step's input.
+func (l *DecodeLoop) Step(ahead bool) (int32, error) {
+	if len(l.pending) == 0 {
+		if err := l.submit(); err != nil {
+			return 0, err
+		}
+	}
+	if ahead && len(l.pending) < len(l.recs) {
+		if err := l.submit(); err != nil {
+			return 0, err
+		}
+	}
+	r := l.pending[0]
+	l.pending = l.pending[1:]
+	if err := r.Wait(); err != nil {
 		return 0, fmt.Errorf("graph: decode loop: %w", err)
 	}
-	l.v.last = l.vp
 	tok := make([]byte, 4)
-	if err := l.v.dev.Download(tok, l.ring.Slice(uint64(4*(int(l.step)%l.ringLen)), 4)); err != nil {
+	if err := l.v.dev.ReadHost(tok, l.ring.Slice(uint64(4*(int(l.step)%l.ringLen)), 4)); err != nil {
 		return 0, err
 	}
 	l.step++
 	return int32(binary.LittleEndian.Uint32(tok)), nil
 }
 
-// Close releases the loop's recording and buffers; the plan stays.
+func (l *DecodeLoop) submit() error {
+	r := l.recs[l.next]
+	l.next = 1 - l.next
+	if err := r.Submit(); err != nil {
+		return fmt.Errorf("graph: decode loop: %w", err)
+	}
+	l.pending = append(l.pending, r)
+	l.v.last = l.vp
+	return nil
+}
+
+// Drain waits for queued steps. Their tokens are dropped (a step queued
+// ahead of a stop token); they only wrote cache rows past the tokens kept,
+// which later steps overwrite.
+func (l *DecodeLoop) Drain() {
+	for _, r := range l.pending {
+		r.Wait()
+	}
+	l.pending = nil
+}
+
+// Close releases the loop's recordings and buffers; the plan stays.
 func (l *DecodeLoop) Close() {
-	if l.rec != nil {
-		l.rec.Close()
+	l.Drain()
+	for _, r := range l.recs {
+		if r != nil {
+			r.Close()
+		}
 	}
 	for _, b := range l.bound {
 		b.Close()
 	}
 	for _, b := range []gpu.Buffer{l.state, l.ring, l.scratch} {
 		l.v.dev.Free(b)
-	}
-}
-
-// abandon ends a recording that will not be used and releases it.
-func abandon(rec *gpu.Recorder) {
-	if run, err := rec.End(); err == nil {
-		run.Close()
 	}
 }
