@@ -17,7 +17,7 @@ var ErrContextFull = errors.New("context full")
 // Options configure a session.
 type Options struct {
 	Ctx     int // context length in tokens (0: min(4096, trained length))
-	Chunk   int // prefill chunk size (0: 256)
+	Chunk   int // prefill chunk size (0: 256 on the CPU, 512 on a GPU)
 	Threads int // CPU threads (0: one per core)
 	// Logger receives diagnostics such as each plan's memory (nil: none).
 	Logger *slog.Logger
@@ -59,6 +59,9 @@ func (m *Model) NewSession(opt Options) (*Session, error) {
 	}
 	if opt.Chunk <= 0 {
 		opt.Chunk = 256
+		if opt.Device != nil {
+			opt.Chunk = 512 // GPU prefill: larger products keep the GEMM busy
+		}
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

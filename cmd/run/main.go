@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", 64, "how many recent tokens the penalty considers (-1: all)")
 	seed := fs.Uint64("seed", 0, "random seed for sampling")
 	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
-	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk size in tokens")
+	fs.IntVar(&o.chunk, "chunk", 0, "prefill chunk size in tokens (0: 256 on the CPU, 512 on a GPU)")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan when a device exists), vulkan or cpu")
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
