@@ -1,0 +1,314 @@
+// Command bench measures prompt processing and generation speed, in the
+// manner of llama-bench:
+//
+//	bench -m model.gguf -p 512 -n 128
+//	bench --synthetic 4b --quant q4_k_m -n 128 -d 0,8192 -r 5 --backend vulkan,cpu
+//	bench --synthetic tiny -n 16 -o json
+//
+// Tests: "pp N" feeds N tokens in one chunk after D tokens of context; "tg N"
+// generates N tokens one at a time (greedy, end-of-sequence ignored) after
+// D tokens of context. Each runs -r times; the table gives the median, min
+// and max tokens per second. Synthetic models (true shapes, random
+// weights) are written once into the cache folder with the project's GGUF
+// writer and quantizers.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gemmavk/gemma3"
+	"gemmavk/gpu"
+)
+
+type options struct {
+	model, synthetic, quant, cache string
+	pp, tg, depth                  []int
+	reps, threads                  int
+	backends                       []string
+	device, output                 string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.model, "m", "", "model file (GGUF or HF directory)")
+	fs.StringVar(&o.synthetic, "synthetic", "", "use a synthetic model of this size: "+strings.Join(gemma3.SyntheticSizes(), ", "))
+	fs.StringVar(&o.quant, "quant", "q4_k_m", "synthetic model encoding: "+strings.Join(gemma3.SyntheticQuants, ", "))
+	fs.StringVar(&o.cache, "cache", "", "folder for synthetic models (default $GEMMAVK_CACHE/synthetic, else .cache/synthetic)")
+	pp := fs.String("p", "512", "prompt sizes to test, comma-separated (empty: none)")
+	tg := fs.String("n", "128", "generation lengths to test, comma-separated (empty: none)")
+	depth := fs.String("d", "0", "context depths to test at, comma-separated")
+	fs.IntVar(&o.reps, "r", 3, "repetitions of each test")
+	backends := fs.String("backend", "", "executors to compare, comma-separated: vulkan, cpu (default: vulkan when a device exists, else cpu)")
+	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
+	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
+	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if (o.model == "") == (o.synthetic == "") {
+		return nil, errors.New("give either -m FILE or --synthetic SIZE")
+	}
+	var err error
+	if o.pp, err = ints("-p", *pp); err != nil {
+		return nil, err
+	}
+	if o.tg, err = ints("-n", *tg); err != nil {
+		return nil, err
+	}
+	if o.depth, err = ints("-d", *depth); err != nil {
+		return nil, err
+	}
+	if len(o.depth) == 0 {
+		o.depth = []int{0}
+	}
+	if len(o.pp)+len(o.tg) == 0 {
+		return nil, errors.New("nothing to test: -p and -n are both empty")
+	}
+	if o.reps < 1 {
+		return nil, fmt.Errorf("-r %d: want at least 1", o.reps)
+	}
+	if o.output != "md" && o.output != "json" {
+		return nil, fmt.Errorf("-o %q: want md or json", o.output)
+	}
+	for _, b := range strings.Split(*backends, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "":
+		case "vulkan", "cpu":
+			o.backends = append(o.backends, b)
+		default:
+			return nil, fmt.Errorf("--backend %q: want vulkan or cpu", b)
+		}
+	}
+	return o, nil
+}
+
+// ints parses a comma-separated list of positive integers.
+func ints(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || (n == 0 && flagName != "-d") {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// Result is one test on one executor.
+type Result struct {
+	Model   string    `json:"model"`
+	Backend string    `json:"backend"`
+	Device  string    `json:"device"`
+	Test    string    `json:"test"` // "pp512", "tg128"
+	Depth   int       `json:"depth"`
+	Median  float64   `json:"tokens_per_s"`
+	Min     float64   `json:"min"`
+	Max     float64   `json:"max"`
+	Runs    []float64 `json:"runs"`
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	path, name := o.model, filepath.Base(o.model)
+	if o.synthetic != "" {
+		if path, err = syntheticFile(o, stderr); err != nil {
+			return err
+		}
+		name = fmt.Sprintf("%s %s (synthetic)", o.synthetic, o.quant)
+	}
+	m, err := gemma3.Load(path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	backends := o.backends
+	if len(backends) == 0 {
+		backends = []string{"cpu"}
+		if in, err := gpu.NewInstance(gpu.InstanceOptions{}); err == nil {
+			if devs, err := in.Devices(); err == nil && len(devs) > 0 {
+				backends = []string{"vulkan"}
+			}
+			in.Close()
+		}
+	}
+	var results []Result
+	for _, b := range backends {
+		rs, err := benchBackend(o, m, name, b, stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b, err)
+		}
+		results = append(results, rs...)
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	fmt.Fprintln(stdout, "| model | backend | device | test | t/s | min | max |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		test := r.Test
+		if r.Depth > 0 {
+			test += fmt.Sprintf(" @ d%d", r.Depth)
+		}
+		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %.1f | %.1f | %.1f |\n", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
+	}
+	return nil
+}
+
+// syntheticFile returns the synthetic model's path, writing it first if
+// the cache does not hold it yet.
+func syntheticFile(o *options, stderr io.Writer) (string, error) {
+	dir := o.cache
+	if dir == "" {
+		dir = filepath.Join(os.Getenv("GEMMAVK_CACHE"), "synthetic")
+		if os.Getenv("GEMMAVK_CACHE") == "" {
+			dir = filepath.Join(".cache", "synthetic")
+		}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("gemma3-%s-%s.gguf", o.synthetic, o.quant))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	fmt.Fprintf(stderr, "bench: writing synthetic %s %s model to %s\n", o.synthetic, o.quant, path)
+	m, err := gemma3.Synthetic(o.synthetic, o.quant, 1)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp := path + ".part"
+	if err := m.WriteGGUF(tmp, gemma3.KeepType); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// benchBackend runs every test on one executor.
+func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.Writer) ([]Result, error) {
+	var d *gpu.Device
+	devName := "CPU"
+	if backend == "vulkan" {
+		var err error
+		if d, err = gpu.Open(gpu.Options{Select: o.device}); err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		devName = d.Info.Name
+	}
+	maxDepth, maxN := 0, 1
+	for _, x := range o.depth {
+		maxDepth = max(maxDepth, x)
+	}
+	for _, x := range append(append([]int{}, o.pp...), o.tg...) {
+		maxN = max(maxN, x)
+	}
+	ctx := min(maxDepth+maxN+8, m.Config.MaxPositions)
+	chunk := 512
+	for _, p := range o.pp {
+		chunk = max(chunk, p) // a pp test is one chunk
+	}
+	s, err := m.NewSession(gemma3.Options{Ctx: ctx, Chunk: chunk, Threads: o.threads, Device: d})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	tokens := func(n int) []int {
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = 3 + r.IntN(min(m.Config.Vocab, 262144)-3)
+		}
+		return ids
+	}
+	var out []Result
+	for _, depth := range o.depth {
+		type test struct {
+			name string
+			n    int
+			pp   bool
+		}
+		var tests []test
+		for _, n := range o.pp {
+			tests = append(tests, test{fmt.Sprintf("pp%d", n), n, true})
+		}
+		for _, n := range o.tg {
+			tests = append(tests, test{fmt.Sprintf("tg%d", n), n, false})
+		}
+		for _, t := range tests {
+			if depth+t.n+1 > ctx {
+				return nil, fmt.Errorf("%s at depth %d exceeds the model's %d positions", t.name, depth, m.Config.MaxPositions)
+			}
+			res := Result{Model: name, Backend: backend, Device: devName, Test: t.name, Depth: depth}
+			// One untimed warm-up: pipelines, uploads and recordings.
+			for rep := -1; rep < o.reps; rep++ {
+				if rep >= 0 {
+					fmt.Fprintf(stderr, "bench: %s %s depth %d: run %d/%d\n", backend, t.name, depth, rep+1, o.reps)
+				}
+				s.Reset()
+				if depth > 0 {
+					if _, err := s.Feed(tokens(depth)); err != nil {
+						return nil, err
+					}
+				}
+				var rate float64
+				if t.pp {
+					ids := tokens(t.n)
+					t0 := time.Now()
+					if _, err := s.Feed(ids); err != nil {
+						return nil, err
+					}
+					rate = float64(t.n) / time.Since(t0).Seconds()
+				} else {
+					st, err := s.Generate(context.Background(), tokens(1), gemma3.GenerateOptions{MaxTokens: t.n, Stop: []int{}})
+					if err != nil {
+						return nil, err
+					}
+					rate = st.GenRate()
+				}
+				if rep >= 0 {
+					res.Runs = append(res.Runs, rate)
+				}
+			}
+			sorted := append([]float64(nil), res.Runs...)
+			sort.Float64s(sorted)
+			res.Median, res.Min, res.Max = sorted[len(sorted)/2], sorted[0], sorted[len(sorted)-1]
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
