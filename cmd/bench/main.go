@@ -5,6 +5,9 @@
 //	bench --synthetic 4b --quant q4_k_m -n 128 -d 0,8192 -r 5 --backend vulkan,cpu
 //	bench --synthetic tiny -n 16 -o json
 //
+// With --ppl FILE.txt it reports the text's perplexity instead (see
+// perplexity).
+//
 // Tests: "pp N" feeds N tokens in one chunk after D tokens of context; "tg N"
 // generates N tokens one at a time (greedy, end-of-sequence ignored) after
 // D tokens of context. Each runs -r times; the table gives the median, min
@@ -38,6 +41,7 @@ type options struct {
 	reps, threads                  int
 	backends                       []string
 	device, output                 string
+	ppl, top1Out, idsOut           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -56,6 +60,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
+	fs.StringVar(&o.ppl, "ppl", "", "instead of speed, the perplexity of this text file (teacher forced, one sequence)")
+	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
+	fs.StringVar(&o.idsOut, "ids-out", "", "with --ppl: write the text's token ids here")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -78,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if len(o.depth) == 0 {
 		o.depth = []int{0}
 	}
-	if len(o.pp)+len(o.tg) == 0 {
+	if len(o.pp)+len(o.tg) == 0 && o.ppl == "" {
 		return nil, errors.New("nothing to test: -p and -n are both empty")
 	}
 	if o.reps < 1 {
@@ -163,6 +170,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			in.Close()
 		}
+	}
+	if o.ppl != "" {
+		return perplexity(o, m, backends, stdout, stderr)
 	}
 	var results []Result
 	for _, b := range backends {
