@@ -110,6 +110,27 @@ func (s *Session) Prepare(T int) error {
 	return vb.exec.Prepare(c.plan, vb.env)
 }
 
+// ProfileDecode times one decode step on the GPU per shader variant (see
+// graph.Vulkan.Profile), feeding the last token again at its own position
+// (the cache row it rewrites gets the same values); false on the CPU.
+func (s *Session) ProfileDecode() ([]graph.KernelTime, bool, error) {
+	vb, ok := s.be.(*vkBackend)
+	if !ok {
+		return nil, false, nil
+	}
+	if len(s.tokens) == 0 {
+		return nil, true, fmt.Errorf("gemma3: profile: the session holds no tokens")
+	}
+	c, err := s.compile(1, StepOptions{})
+	if err != nil {
+		return nil, true, err
+	}
+	n := len(s.tokens)
+	in := map[string][]int32{"ids": {int32(s.tokens[n-1])}, "pos": {int32(n - 1)}}
+	k, err := vb.exec.Profile(c.plan, in, vb.env)
+	return k, true, err
+}
+
 // PlanStats reports the commands a prepared GPU step of T tokens records
 // (dispatches, barriers, copies); false on the CPU or before preparing.
 func (s *Session) PlanStats(T int) (graph.PlanStats, bool) {

@@ -42,6 +42,7 @@ type options struct {
 	backends                       []string
 	device, output                 string
 	ppl, top1Out, idsOut           string
+	profile                        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
+	fs.BoolVar(&o.profile, "profile", false, "after the tests, GPU time per kernel of one decode step (Vulkan)")
 	fs.StringVar(&o.ppl, "ppl", "", "instead of speed, the perplexity of this text file (teacher forced, one sequence)")
 	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
 	fs.StringVar(&o.idsOut, "ids-out", "", "with --ppl: write the text's token ids here")
@@ -314,6 +316,11 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 					res.Runs = append(res.Runs, rate)
 				}
 			}
+			if o.profile && !t.pp && d != nil {
+				if err := printProfile(s, fmt.Sprintf("%s, %s decode step at depth %d", name, devName, s.Pos()), stderr); err != nil {
+					return nil, err
+				}
+			}
 			sorted := append([]float64(nil), res.Runs...)
 			sort.Float64s(sorted)
 			res.Median, res.Min, res.Max = sorted[len(sorted)/2], sorted[0], sorted[len(sorted)-1]
@@ -321,4 +328,25 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 		}
 	}
 	return out, nil
+}
+
+// printProfile prints the GPU time per kernel of one decode step at the
+// session's position, largest first, to w (the results table keeps
+// stdout).
+func printProfile(s *gemma3.Session, title string, w io.Writer) error {
+	ks, ok, err := s.ProfileDecode()
+	if err != nil || !ok {
+		return err
+	}
+	var total float64
+	for _, k := range ks {
+		total += k.Nanos
+	}
+	fmt.Fprintf(w, "\nprofile: %s, %.1f µs with every dispatch serialized\n", title, total/1e3)
+	fmt.Fprintln(w, "| kernel | calls | µs | share |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, k := range ks {
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f%% |\n", k.Shader, k.Calls, k.Nanos/1e3, 100*k.Nanos/total)
+	}
+	return nil
 }

@@ -67,3 +67,17 @@ func TestBenchMarkdownAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchProfile(t *testing.T) {
+	vktest.Device(t)
+	var out, errb bytes.Buffer
+	args := []string{"--synthetic", "tiny", "--cache", t.TempDir(), "-p", "", "-n", "4", "-r", "1", "--backend", "vulkan", "--profile"}
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"| kernel | calls | µs | share |", "| matvec_", "| attention_"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("profile lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
