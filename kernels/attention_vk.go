@@ -135,7 +135,7 @@ func AttentionVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error) {
 // sliding layer, pos + T on a global one); 1 means AttentionVk is the
 // better choice. It aims at about 512 workgroups in all (enough to keep a
 // large GPU busy through a decode step's short attention) while giving each
-// split at least 32 keys, and at most 64 splits; a chunk that already makes
+// split at least 8 keys (one tile), and at most 64 splits; a chunk that already makes
 // 256 workgroups is not split. (On the H100, 4B decode at 8192 tokens of
 // context: 67 t/s with at least 256 keys per split, 136 t/s with 32.)
 func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
@@ -150,7 +150,7 @@ func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if groups >= 256 {
 		return 1
 	}
-	s := min((512+groups-1)/groups, keys/32, 64)
+	s := min((512+groups-1)/groups, keys/8, 64)
 	return max(s, 1)
 }
 

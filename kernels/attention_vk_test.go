@@ -568,7 +568,7 @@ func TestAttentionSplits(t *testing.T) {
 	c := gpu.Caps{SubgroupSize: 32, MaxSharedMemory: 48 << 10, MaxWorkgroupInvocations: 1024}
 	a := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
 	for _, tc := range []struct{ T, keys, want int }{
-		{1, 40, 1}, {1, 100, 3}, {1, 511, 15}, {1, 4096, 64}, {1, 100000, 64}, {512, 4096, 1},
+		{1, 7, 1}, {1, 40, 5}, {1, 100, 12}, {1, 511, 63}, {1, 4096, 64}, {1, 100000, 64}, {512, 4096, 1},
 	} {
 		if got := AttentionSplits(c, a, tc.T, tc.keys); got != tc.want {
 			t.Errorf("T=%d keys=%d: %d splits, want %d", tc.T, tc.keys, got, tc.want)
