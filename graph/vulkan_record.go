@@ -371,30 +371,43 @@ func partRows(c gpu.Caps, rows, rowBytes int) (int, error) {
 	return n, nil
 }
 
+// weightParts resolves a node's input In[0] and weight matrix In[1] and
+// calls part for each run of rows of the weight that one binding can see
+// (all rows when it fits), with the weight's bytes for those rows.
+func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.Weight, r0, rows int) error) error {
+	w := n.In[1].Matrix
+	wb, err := r.buf(n.In[1])
+	if err != nil {
+		return err
+	}
+	in, err := r.buf(n.In[0])
+	if err != nil {
+		return err
+	}
+	rb := w.RowBytes()
+	per, err := partRows(r.v.dev.Caps(), w.Rows, rb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	for r0 := 0; r0 < w.Rows; r0 += per {
+		rows := min(per, w.Rows-r0)
+		if err := part(in, wb.Slice(uint64(r0*rb), uint64(rows*rb)), w, r0, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
 // tiled product for more; a weight too large for one binding in parts of
 // rows, each writing its columns of y.
 func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
-	w, T := n.In[1].Matrix, n.In[0].Rows()
-	wb, err := r.buf(n.In[1])
-	if err != nil {
-		return err
-	}
-	x, err := r.buf(n.In[0])
-	if err != nil {
-		return err
-	}
-	rb := w.RowBytes()
-	part, err := partRows(c, w.Rows, rb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", w.Name, err)
-	}
-	for r0 := 0; r0 < w.Rows; r0 += part {
-		rows := min(part, w.Rows-r0)
-		wp := wb.Slice(uint64(r0*rb), uint64(rows*rb))
+	T := n.In[0].Rows()
+	return r.weightParts(n, func(x, wp gpu.Buffer, w *kernels.Weight, r0, rows int) error {
 		var ds gpu.Dispatch
 		var yp gpu.Buffer
+		var err error
 		if T == 1 {
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
 			yp = out.Slice(uint64(4*r0), uint64(4*rows))
@@ -405,11 +418,8 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		if err != nil {
 			return err
 		}
-		if err := r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp}); err != nil {
-			return err
-		}
-	}
-	return nil
+		return r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp})
+	})
 }
 
 // embed records the gather of token rows; a table too large for one
@@ -417,31 +427,12 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 // fall in it (ids are validated before they are uploaded).
 func (r *recorder) embed(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
-	w, T := n.In[1].Matrix, n.In[0].Len()
-	scale := n.Attr.(EmbedAttr).Scale
-	eb, err := r.buf(n.In[1])
-	if err != nil {
-		return err
-	}
-	ids, err := r.buf(n.In[0])
-	if err != nil {
-		return err
-	}
-	rb := w.RowBytes()
-	part, err := partRows(c, w.Rows, rb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", w.Name, err)
-	}
-	for v0 := 0; v0 < w.Rows; v0 += part {
-		rows := min(part, w.Rows-v0)
-		ds, err := kernels.EmbedPartVk(c, w.Type, T, v0, rows, w.Cols, scale, part < w.Rows)
+	T, scale := n.In[0].Len(), n.Attr.(EmbedAttr).Scale
+	return r.weightParts(n, func(ids, ep gpu.Buffer, w *kernels.Weight, v0, rows int) error {
+		ds, err := kernels.EmbedPartVk(c, w.Type, T, v0, rows, w.Cols, scale, rows < w.Rows)
 		if err != nil {
 			return err
 		}
-		ep := eb.Slice(uint64(v0*rb), uint64(rows*rb))
-		if err := r.dispatch(ds, []gpu.Buffer{ep, ids, out}, []gpu.Buffer{ids}, []gpu.Buffer{out}); err != nil {
-			return err
-		}
-	}
-	return nil
+		return r.dispatch(ds, []gpu.Buffer{ep, ids, out}, []gpu.Buffer{ids}, []gpu.Buffer{out})
+	})
 }
