@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	tg := fs.String("n", "128", "generation lengths to test, comma-separated (empty: none)")
 	depth := fs.String("d", "0", "context depths to test at, comma-separated")
 	fs.IntVar(&o.reps, "r", 3, "repetitions of each test")
-	backends := fs.String("backend", "", "executors to compare, comma-separated: vulkan, cpu (default: vulkan when a device exists, else cpu)")
+	backends := fs.String("backend", "", "executors to compare, comma-separated: vulkan, cpu (default: vulkan on a GPU, else cpu)")
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
@@ -167,8 +167,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(backends) == 0 {
 		backends = []string{"cpu"}
 		if in, err := gpu.NewInstance(gpu.InstanceOptions{}); err == nil {
-			if devs, err := in.Devices(); err == nil && len(devs) > 0 {
-				backends = []string{"vulkan"}
+			// A software Vulkan device is slower than the CPU executor.
+			if devs, err := in.Devices(); err == nil {
+				if d, err := gpu.Choose(devs, o.device); err == nil && d.Type != gpu.TypeCPU {
+					backends = []string{"vulkan"}
+				}
 			}
 			in.Close()
 		}

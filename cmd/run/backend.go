@@ -10,15 +10,23 @@ import (
 )
 
 // openDevice settles the executor: for --backend auto it looks for a
-// Vulkan device and falls back to the CPU, saying so in one line on
-// stderr; for --backend vulkan a missing device is an error. A nil device
-// means the CPU executor.
+// Vulkan GPU and falls back to the CPU, saying so in one line on stderr
+// (a software Vulkan device counts as none, unless --device names it); for
+// --backend vulkan a missing device is an error. A nil device means the
+// CPU executor.
 func openDevice(o *options, stderr io.Writer) (*gpu.Device, error) {
 	if o.backend == "cpu" {
 		return nil, nil
 	}
 	d, err := gpu.Open(gpu.Options{Select: o.device})
 	if err == nil {
+		if o.backend == "auto" && d.Info.Type == gpu.TypeCPU && o.device == "" {
+			// A software rasterizer (lavapipe) runs the same math on the
+			// same cores, several times slower than the CPU executor.
+			fmt.Fprintf(stderr, "run: the only Vulkan device is %s, a software one; using the CPU executor (--backend vulkan uses it anyway)\n", d.Info.Name)
+			d.Close()
+			return nil, nil
+		}
 		return d, nil
 	}
 	if o.backend == "vulkan" {

@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
 	fs.IntVar(&o.chunk, "chunk", 0, "prefill chunk size in tokens (0: 256 on the CPU, 512 on a GPU)")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
-	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan when a device exists), vulkan or cpu")
+	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan on a GPU, else the CPU), vulkan or cpu")
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
 	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"gemmavk/gpu"
 	"gemmavk/internal/testutil"
 	"gemmavk/internal/vktest"
 	"gemmavk/safetensors"
@@ -192,5 +193,21 @@ func TestVulkanBackend(t *testing.T) {
 	if _, _, err := runArgs(t, "", "-m", realModelPath(t), "--backend", "vulkan", "-p", "x", "-n", "1"); err == nil ||
 		!strings.Contains(err.Error(), "no Vulkan device") {
 		t.Errorf("--backend vulkan without a driver: err = %v", err)
+	}
+}
+
+// TestAutoSkipsSoftwareDevice: with only lavapipe, --backend auto runs on
+// the CPU executor and says why in one line.
+func TestAutoSkipsSoftwareDevice(t *testing.T) {
+	d := vktest.Device(t)
+	if d.Info.Type != gpu.TypeCPU {
+		t.Skipf("%s is a GPU: auto uses it", d.Info.Name)
+	}
+	_, stderr, err := runArgs(t, "", "-m", realModelPath(t), "--raw", "-p", "a b", "-n", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "a software one; using the CPU executor") || !strings.Contains(stderr, "run: CPU |") {
+		t.Errorf("stderr:\n%s", stderr)
 	}
 }
