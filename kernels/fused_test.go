@@ -218,27 +218,11 @@ func TestMatVecGeluVulkanLayouts(t *testing.T) {
 	}
 }
 
-// TestMatVecGeluVkLowering checks the lowering's errors, its shader name
-// and its groups for a shape too large to run here.
+// TestMatVecGeluVkLowering checks the lowering's shader name and its
+// groups for a shape too large to run here (TestMatVecVkLowering checks
+// its errors with the other products').
 func TestMatVecGeluVkLowering(t *testing.T) {
 	caps := gpu.Caps{SubgroupSize: 32, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
-	for _, c := range []struct {
-		name       string
-		typ        quant.Type
-		rows, cols int
-	}{
-		{"unsupported", quant.IQ4_NL, 4, 32},
-		{"ragged", quant.Q4_K, 4, 320},
-		{"ragged32", quant.Q8_0, 4, 48},
-		{"empty", quant.F32, 0, 4},
-		{"huge", quant.F32, 1 << 20, 1 << 10},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if _, err := MatVecGeluVk(caps, c.typ, c.rows, c.cols); err == nil {
-				t.Error("no error")
-			}
-		})
-	}
 	rows := 3_000_000
 	ds, err := MatVecGeluVk(caps, quant.Q4_K, rows, 256)
 	if err != nil {

@@ -240,6 +240,9 @@ func TestMatVecVkLowering(t *testing.T) {
 			if _, err := EmbedVk(caps, c.typ, 3, c.rows, c.cols, 1); err == nil {
 				t.Error("EmbedVk: no error")
 			}
+			if _, err := MatVecGeluVk(caps, c.typ, c.rows, c.cols); err == nil {
+				t.Error("MatVecGeluVk: no error")
+			}
 		})
 	}
 	if _, err := MatMulVk(caps, quant.F32, 0, 4, 4); err == nil {
