@@ -1,10 +1,13 @@
 package gemma3
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"gemmavk/gpu"
 	"gemmavk/internal/vktest"
 )
 
@@ -128,4 +131,26 @@ func TestLongContextVulkan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTooBigForDevice: weights and KV cache beyond the device's memory are
+// refused before anything is allocated, with the sizes in the message.
+func TestTooBigForDevice(t *testing.T) {
+	d := vktest.Device(t)
+	m, err := Synthetic("tiny", "q8_0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Config.MaxPositions = 1 << 30
+	m.Config.Kinds[len(m.Config.Kinds)-1] = Global // a cache as long as the context
+	before := d.InUse()
+	_, err = m.NewSession(Options{Ctx: 1 << 28, Device: d})
+	if !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "KV cache") ||
+		!strings.Contains(err.Error(), "of device memory") {
+		t.Fatalf("err = %v, want a clear out-of-memory error", err)
+	}
+	if d.InUse() != before {
+		t.Errorf("%d bytes left allocated", d.InUse()-before)
+	}
+	t.Log(err)
 }
