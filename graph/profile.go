@@ -13,6 +13,9 @@ type KernelTime struct {
 	Shader string
 	Calls  int
 	Nanos  float64
+	// WeightBytes is what the calls read of weight matrices (matrix
+	// products), for bandwidth: WeightBytes / Nanos GB/s.
+	WeightBytes uint64
 }
 
 // Profile runs p once with a barrier and a timestamp after every command,
@@ -35,12 +38,15 @@ func (v *Vulkan) Profile(p *Plan, inputs map[string][]int32, env *VulkanEnv) ([]
 		}
 	}
 	var labels []string
+	var weights []uint64
 	for _, c := range vp.cmds {
 		switch {
 		case c.bound != nil:
 			labels = append(labels, c.bound.Shader)
+			weights = append(weights, c.weight)
 		case c.dst.Valid():
 			labels = append(labels, "copy")
+			weights = append(weights, 0)
 		}
 	}
 	rec, err := v.dev.NewRecorder(gpu.RecordOptions{Timestamps: len(labels) + 1})
@@ -82,6 +88,7 @@ func (v *Vulkan) Profile(p *Plan, inputs map[string][]int32, env *VulkanEnv) ([]
 		}
 		k.Calls++
 		k.Nanos += ts[j].Nanos - ts[j-1].Nanos
+		k.WeightBytes += weights[j-1]
 	}
 	out := make([]KernelTime, 0, len(by))
 	for _, k := range by {

@@ -47,6 +47,8 @@ func (h *hazards) conflict(reads, writes []gpu.Buffer) bool {
 type command struct {
 	bound    *gpu.Bound
 	dst, src gpu.Buffer
+	// weight is the bytes of weights the dispatch reads, for profiles.
+	weight uint64
 }
 
 // emit records cmds.
@@ -97,6 +99,9 @@ func (r *recorder) dispatch(ds gpu.Dispatch, bufs []gpu.Buffer, reads, writes []
 	r.vp.dispatches++
 	return nil
 }
+
+// weighs notes the weight bytes the last dispatch reads.
+func (r *recorder) weighs(n uint64) { r.vp.cmds[len(r.vp.cmds)-1].weight = n }
 
 func (r *recorder) copy(dst, src gpu.Buffer) {
 	r.before([]gpu.Buffer{src}, []gpu.Buffer{dst})
@@ -288,7 +293,11 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 		if err != nil {
 			return err
 		}
-		return r.dispatch(ds, append(b, out), b[2:], []gpu.Buffer{out})
+		if err := r.dispatch(ds, append(b, out), b[2:], []gpu.Buffer{out}); err != nil {
+			return err
+		}
+		r.weighs(b[0].Size + b[1].Size)
+		return nil
 	case OpAddRMSNorm:
 		g := len(in[2].Vector)
 		second := len(in) > 3
@@ -418,7 +427,11 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		if err != nil {
 			return err
 		}
-		return r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp})
+		if err := r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp}); err != nil {
+			return err
+		}
+		r.weighs(wp.Size)
+		return nil
 	})
 }
 

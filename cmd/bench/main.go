@@ -346,10 +346,14 @@ func printProfile(s *gemma3.Session, title string, w io.Writer) error {
 		total += k.Nanos
 	}
 	fmt.Fprintf(w, "\nprofile: %s, %.1f µs with every dispatch serialized\n", title, total/1e3)
-	fmt.Fprintln(w, "| kernel | calls | µs | share |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintln(w, "| kernel | calls | µs | share | weights GB/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, k := range ks {
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f%% |\n", k.Shader, k.Calls, k.Nanos/1e3, 100*k.Nanos/total)
+		bw := ""
+		if k.WeightBytes > 0 {
+			bw = fmt.Sprintf("%.1f", float64(k.WeightBytes)/k.Nanos)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f%% | %s |\n", k.Shader, k.Calls, k.Nanos/1e3, 100*k.Nanos/total, bw)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func TestBenchProfile(t *testing.T) {
 	if err := run(args, &out, &errb); err != nil {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
-	for _, want := range []string{"| kernel | calls | µs | share |", "| matvec_", "| attention_"} {
+	for _, want := range []string{"| kernel | calls | µs | share | weights GB/s |", "| matvec_", "| attention_"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("profile lacks %q:\n%s", want, errb.String())
 		}
