@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,10 @@ import (
 // The GPU lowerings of MatMul: matvec_<type> for one input row (decode),
 // matmul_<type> for T rows (prefill). The weight is bound in its file
 // encoding as 32-bit words; shaders/include/quant.glsl decodes it.
+
+// ErrNoGPUDecoder is wrapped by the lowerings' errors for weight types the
+// shaders do not decode (the CPU executor may still run them).
+var ErrNoGPUDecoder = errors.New("no GPU decoder")
 
 // vkTypes are the weight types the matrix and embedding shaders decode.
 var vkTypes = map[quant.Type]bool{
@@ -37,7 +42,7 @@ func vkUnitElems(t quant.Type) int {
 // returns the variant suffix ("q4_k").
 func vkWeight(op string, t quant.Type, rows, cols int) (string, error) {
 	if !vkTypes[t] {
-		return "", fmt.Errorf("kernels: %s: weight type %s has no GPU decoder", op, t)
+		return "", fmt.Errorf("kernels: %s: weight type %s: %w", op, t, ErrNoGPUDecoder)
 	}
 	if rows <= 0 || cols <= 0 {
 		return "", fmt.Errorf("kernels: %s: weight shape [%d, %d] not positive", op, rows, cols)

@@ -3,6 +3,7 @@ package kernels
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -247,6 +248,9 @@ func TestMatVecVkLowering(t *testing.T) {
 	}
 	if _, err := MatMulVk(caps, quant.F32, 0, 4, 4); err == nil {
 		t.Error("MatMulVk: T = 0 accepted")
+	}
+	if _, err := MatVecVk(caps, quant.IQ4_XS, 4, 256); !errors.Is(err, ErrNoGPUDecoder) {
+		t.Errorf("IQ4_XS: err = %v, want ErrNoGPUDecoder (callers fall back to the CPU on it)", err)
 	}
 
 	rows := 3_000_000

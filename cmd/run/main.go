@@ -21,6 +21,7 @@ import (
 	"gemmavk/gemma3"
 	"gemmavk/gemma3/sample"
 	"gemmavk/gpu"
+	"gemmavk/kernels"
 )
 
 // options are the parsed command line.
@@ -140,7 +141,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// Record the decode step now: weights upload once, and a model too big
 	// for the device fails here rather than after the prompt.
 	if err := s.Prepare(1); err != nil {
-		return err
+		if d == nil || o.backend != "auto" || !errors.Is(err, kernels.ErrNoGPUDecoder) {
+			return err
+		}
+		// A weight encoding the shaders do not decode: the CPU can.
+		fmt.Fprintf(stderr, "run: %v; using the CPU executor\n", err)
+		s.Close()
+		d.Close()
+		d = nil
+		if s, err = m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log}); err != nil {
+			return err
+		}
 	}
 	describe(stderr, m, s, d)
 	if st, ok := s.PlanStats(1); ok {
