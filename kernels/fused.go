@@ -98,7 +98,7 @@ func AddRMSNormVk(c gpu.Caps, rows, n int, eps float32, second bool) gpu.Dispatc
 	}
 	return gpu.Dispatch{
 		Shader: "addnorm_f32",
-		Spec:   []uint32{rowWorkgroup(c, n), s},
+		Spec:   []uint32{wideRowWorkgroup(c, rows, n), s},
 		Push:   gpu.Push(uint32(rows), uint32(n), gpu.F32(eps)),
 		Groups: rowGroups(rows),
 	}

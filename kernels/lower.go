@@ -36,3 +36,23 @@ func rowWorkgroup(c gpu.Caps, n int) uint32 {
 	}
 	return uint32(wg)
 }
+
+// wideRowWorkgroup is the workgroup size for a row-wise kernel over few
+// rows (a decode step's single token): as wide as the row can use, up to
+// 1024 invocations, so that each does little serial work; the reductions
+// of reduce.glsl hold 64 subgroups. Many rows keep rowWorkgroup's size.
+func wideRowWorkgroup(c gpu.Caps, rows, n int) uint32 {
+	wg := rowWorkgroup(c, n)
+	if rows > 4 {
+		return wg
+	}
+	sg := max(int(c.SubgroupSize), 1)
+	lim := min(1024, 64*sg)
+	if m := int(c.MaxWorkgroupInvocations); m > 0 {
+		lim = min(lim, m)
+	}
+	for w := int(wg); 2*w <= lim && 2*w*4 <= n; w *= 2 {
+		wg = uint32(2 * w)
+	}
+	return wg
+}
