@@ -28,7 +28,7 @@ func gpuParams(cfg sample.Config) (kernels.SampleParams, bool) {
 	return p, true
 }
 
-// decodeOnGPU continues a generation whose first token first was sampled
+// decodeOnGPU continues a generation whose first token was sampled
 // on the CPU: every further step is a replay of the recorded decode step
 // with the token chosen on the GPU, which feeds it to the next replay
 // itself. It returns false when the backend or the sampling configuration
