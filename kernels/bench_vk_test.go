@@ -113,6 +113,52 @@ func BenchmarkCopy(b *testing.B) {
 	b.ReportMetric(median(times)*1e6, "us/op")
 }
 
+// matVecSet is a matrix-vector benchmark's data: copies of one weight
+// (quantized random rows) totalling more than rotateBytes, x and y.
+type matVecSet struct {
+	ws     []gpu.Buffer
+	x, y   gpu.Buffer
+	wBytes uint64
+}
+
+func newMatVecSet(b *testing.B, d *gpu.Device, qt quant.Type, rows, cols int) *matVecSet {
+	b.Helper()
+	r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
+	row, err := quant.Quantize(qt, randFloats(r, cols, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &matVecSet{wBytes: uint64(len(row) * rows)}
+	s.ws = allocBuffers(b, d, int(max(2, rotateBytes/s.wBytes)), s.wBytes, row)
+	s.x = allocBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
+	s.y = allocBuffers(b, d, 1, uint64(4*rows), vktest.Poisoned(4))[0]
+	return s
+}
+
+// measure times ds over the weight copies in turn and reports GB/s of
+// weights and µs per dispatch.
+func (s *matVecSet) measure(b *testing.B, d *gpu.Device, ds gpu.Dispatch) {
+	b.Helper()
+	bounds := make([]*gpu.Bound, len(s.ws))
+	for i, w := range s.ws {
+		var err error
+		if bounds[i], err = d.Bind(ds, w, s.x, s.y); err != nil {
+			b.Fatal(err)
+		}
+		defer bounds[i].Close()
+	}
+	n := len(bounds)
+	times := gpuTimes(b, d, 4*n, func(i int) *gpu.Bound { return bounds[i%n] })
+	b.ReportMetric(float64(s.wBytes)/median(times)/1e9, "GB/s")
+	b.ReportMetric(median(times)*1e6, "us/op")
+}
+
+func (s *matVecSet) free(d *gpu.Device) {
+	for _, w := range append(s.ws, s.x, s.y) {
+		d.Free(w)
+	}
+}
+
 // BenchmarkMatVec measures the decode matrix-vector kernel per weight type
 // as GB/s of weight bytes read.
 func BenchmarkMatVec(b *testing.B) {
@@ -122,31 +168,13 @@ func BenchmarkMatVec(b *testing.B) {
 		for _, qt := range types {
 			rows, cols := sh[0], sh[1]
 			b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d", qt, rows, cols), func(b *testing.B) {
-				// One row's worth of quantized random values, repeated.
-				r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
-				row, err := quant.Quantize(qt, randFloats(r, cols, 1))
-				if err != nil {
-					b.Fatal(err)
-				}
-				wBytes := uint64(len(row) * rows)
-				copies := int(max(2, rotateBytes/wBytes))
-				ws := benchBuffers(b, d, copies, wBytes, row)
-				x := benchBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
-				y := benchBuffers(b, d, 1, uint64(4*rows), vktest.Poisoned(4))[0]
+				set := newMatVecSet(b, d, qt, rows, cols)
+				defer set.free(d)
 				ds, err := MatVecVk(d.Caps(), qt, rows, cols)
 				if err != nil {
 					b.Fatal(err)
 				}
-				bounds := make([]*gpu.Bound, copies)
-				for i := range bounds {
-					if bounds[i], err = d.Bind(ds, ws[i], x, y); err != nil {
-						b.Fatal(err)
-					}
-					defer bounds[i].Close()
-				}
-				times := gpuTimes(b, d, 4*copies, func(i int) *gpu.Bound { return bounds[i%copies] })
-				b.ReportMetric(float64(wBytes)/median(times)/1e9, "GB/s")
-				b.ReportMetric(median(times)*1e6, "us/op")
+				set.measure(b, d, ds)
 			})
 		}
 	}
@@ -160,42 +188,20 @@ func BenchmarkMatVecLayouts(b *testing.B) {
 	for _, sh := range [][2]int{{2560, 10240}, {10240, 2560}} {
 		for _, qt := range []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q4_0} {
 			rows, cols := sh[0], sh[1]
-			r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
-			row, err := quant.Quantize(qt, randFloats(r, cols, 1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			wBytes := uint64(len(row) * rows)
-			copies := int(max(2, rotateBytes/wBytes))
-			// Allocated on the parent, so that they outlive each sub-benchmark;
-			// freed before the next type's.
-			ws := allocBuffers(b, d, copies, wBytes, row)
-			x := allocBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
-			y := allocBuffers(b, d, 1, uint64(4*rows), vktest.Poisoned(4))[0]
+			// Made on the parent, so that it outlives each sub-benchmark.
+			set := newMatVecSet(b, d, qt, rows, cols)
 			name, _ := vkWeight("matvec", qt, rows, cols)
 			for _, sgs := range []int{2, 4} {
 				for _, rp := range []int{1, 2, 4} {
 					for _, un := range []int{1, 2, 4} {
 						l := matVecLayout{subgroups: sgs, rowsPer: rp, unroll: un}
 						b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d/sg=%d/rp=%d/unroll=%d", qt, rows, cols, sgs, rp, un), func(b *testing.B) {
-							ds := matVecDispatch(d.Caps(), name, rows, cols, l)
-							bounds := make([]*gpu.Bound, copies)
-							for i := range bounds {
-								if bounds[i], err = d.Bind(ds, ws[i], x, y); err != nil {
-									b.Fatal(err)
-								}
-								defer bounds[i].Close()
-							}
-							times := gpuTimes(b, d, 4*copies, func(i int) *gpu.Bound { return bounds[i%copies] })
-							b.ReportMetric(float64(wBytes)/median(times)/1e9, "GB/s")
-							b.ReportMetric(median(times)*1e6, "us/op")
+							set.measure(b, d, matVecDispatch(d.Caps(), name, rows, cols, l))
 						})
 					}
 				}
 			}
-			for _, w := range append(ws, x, y) {
-				d.Free(w)
-			}
+			set.free(d)
 		}
 	}
 }
