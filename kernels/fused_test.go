@@ -260,22 +260,7 @@ func runAddNorm(t *testing.T, ds gpu.Dispatch, o, x, g1, g2 []float32, inPlace b
 		}
 		bufs[i] = buf
 	}
-	bound, err := d.Bind(ds, bufs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bound.Close()
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Dispatch(bound)
-	rec.Barrier()
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
+	run := vktest.Record(t, d, ds, bufs...)
 	if err := run.Run(); err != nil {
 		t.Fatal(err)
 	}

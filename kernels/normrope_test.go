@@ -159,21 +159,7 @@ func TestNormRoPEVulkanInPlace(t *testing.T) {
 func runBound(t *testing.T, d *gpu.Device, ds gpu.Dispatch, bufs []gpu.Buffer, out gpu.Buffer) []byte {
 	t.Helper()
 	before := len(d.Messages())
-	bound, err := d.Bind(ds, bufs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bound.Close()
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Dispatch(bound)
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
+	run := vktest.Record(t, d, ds, bufs...)
 	if err := run.Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -85,21 +85,7 @@ func TestRoPEVulkanReplay(t *testing.T) {
 	if err := d.Upload(bufs[2], vktest.F32Bytes(inv)); err != nil {
 		t.Fatal(err)
 	}
-	bound, err := d.Bind(RoPEVk(d.Caps(), 1, heads, dim), bufs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bound.Close()
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Dispatch(bound)
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
+	run := vktest.Record(t, d, RoPEVk(d.Caps(), 1, heads, dim), bufs...)
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, p := range []int32{0, 131071, 7, 99999} {
 		x := randFloats(r, heads*dim, 2)

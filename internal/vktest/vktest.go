@@ -205,6 +205,30 @@ func RunSeq(t testing.TB, d *gpu.Device, ds []gpu.Dispatch, reps int, bufs ...[]
 	return out
 }
 
+// Record binds ds to bufs and records it, alone and followed by a barrier,
+// into a recording that can be run and re-run; everything is released
+// when the test ends.
+func Record(t testing.TB, d *gpu.Device, ds gpu.Dispatch, bufs ...gpu.Buffer) *gpu.Recording {
+	t.Helper()
+	bound, err := d.Bind(ds, bufs...)
+	if err != nil {
+		t.Fatalf("bind %s: %v", ds.Shader, err)
+	}
+	t.Cleanup(bound.Close)
+	rec, err := d.NewRecorder(gpu.RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Dispatch(bound)
+	rec.Barrier()
+	run, err := rec.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run.Close)
+	return run
+}
+
 // F32Bytes returns the little-endian bytes of v.
 func F32Bytes(v []float32) []byte {
 	out := make([]byte, 4*len(v))
