@@ -196,13 +196,7 @@ func TestMatVecGeluVulkanLayouts(t *testing.T) {
 		{"rows2-unroll2-one-subgroup", sg, 2, 6, 2},
 	}
 	for _, typ := range vkTestTypes {
-		s := shapeCase{rows: 13, cols: 512, raw: true} // 16 units a row
-		switch typ.BlockElems() {
-		case 1:
-			s = shapeCase{rows: 13, cols: 71}
-		case 32:
-			s.cols = 256
-		}
+		s := layoutShape(typ)
 		wg, wu := gateUp(t, typ, s.rows, s.cols, s.raw)
 		for _, l := range layouts {
 			t.Run(fmt.Sprintf("type=%s/%v/%s", typeName(typ), s, l.name), func(t *testing.T) {

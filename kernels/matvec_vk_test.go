@@ -142,13 +142,7 @@ func TestMatVecVulkanLayouts(t *testing.T) {
 		{"one-subgroup", sg, 2, 6, 2},
 	}
 	for _, typ := range vkTestTypes {
-		s := shapeCase{rows: 13, cols: 512, raw: true} // 16 units a row
-		switch typ.BlockElems() {
-		case 1:
-			s = shapeCase{rows: 13, cols: 71}
-		case 32:
-			s.cols = 256
-		}
+		s := layoutShape(typ)
 		w := vkTestWeight(t, typ, s)
 		for _, l := range layouts {
 			t.Run(fmt.Sprintf("type=%s/%v/%s", typeName(typ), s, l.name), func(t *testing.T) {
@@ -271,4 +265,18 @@ func TestMatVecVkLowering(t *testing.T) {
 	if g[0] > maxGroups || g[2] > maxGroups || int(g[0])*int(g[2])*matmulRows < rows || int(g[1])*int(ds.Spec[2]) < 100 {
 		t.Errorf("matmul rows=%d: groups %v, spec %v", rows, g, ds.Spec)
 	}
+}
+
+// layoutShape is the weight shape the layout tests use for typ: 13 rows
+// (not a multiple of any rows-per-workgroup), 16 units a row for block
+// types, a ragged 71 columns for plain ones.
+func layoutShape(typ quant.Type) shapeCase {
+	s := shapeCase{rows: 13, cols: 512, raw: true}
+	switch typ.BlockElems() {
+	case 1:
+		s = shapeCase{rows: 13, cols: 71}
+	case 32:
+		s.cols = 256
+	}
+	return s
 }
