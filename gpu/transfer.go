@@ -133,11 +133,7 @@ func (d *Device) Download(dst []byte, b Buffer) error {
 	}
 	vk.DeviceWaitIdle(d.h)
 	if m := b.Bytes(); m != nil && !d.staging {
-		if !b.blk.coherent {
-			rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: b.blk.mem,
-				Size: vk.DeviceSize(vk.WholeSize)}}
-			vk.InvalidateMappedMemoryRanges(d.h, 1, rng)
-		}
+		d.invalidate(b.blk)
 		copy(dst, m)
 		return nil
 	}
@@ -150,11 +146,7 @@ func (d *Device) Download(dst []byte, b Buffer) error {
 		if err := t.copy(t.down, b.Slice(uint64(off), uint64((n+3)&^3)), uint64((n+3)&^3)); err != nil {
 			return fmt.Errorf("gpu: download: %w", err)
 		}
-		if !t.down.blk.coherent {
-			rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: t.down.blk.mem,
-				Size: vk.DeviceSize(vk.WholeSize)}}
-			vk.InvalidateMappedMemoryRanges(d.h, 1, rng)
-		}
+		d.invalidate(t.down.blk)
 		copy(dst[off:off+n], t.down.Bytes())
 	}
 	return nil
@@ -169,11 +161,18 @@ func (d *Device) ReadHost(dst []byte, b Buffer) error {
 	if m == nil || uint64(len(dst)) > b.Size {
 		return fmt.Errorf("gpu: host read of %d bytes from a buffer of %d that is not host-visible or too small", len(dst), b.Size)
 	}
-	if !b.blk.coherent {
-		rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: b.blk.mem,
-			Size: vk.DeviceSize(vk.WholeSize)}}
-		vk.InvalidateMappedMemoryRanges(d.h, 1, rng)
-	}
+	d.invalidate(b.blk)
 	copy(dst, m)
 	return nil
+}
+
+// invalidate makes device writes to a mapped block visible to the host
+// where its memory is not coherent.
+func (d *Device) invalidate(b *block) {
+	if b.coherent {
+		return
+	}
+	rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: b.mem,
+		Size: vk.DeviceSize(vk.WholeSize)}}
+	vk.InvalidateMappedMemoryRanges(d.h, 1, rng)
 }

@@ -109,6 +109,22 @@ func cpuCaches(g *Graph) map[string][]float32 {
 	return m
 }
 
+// stepInputs gives each step of token ids its positions, continuing from
+// the previous step's.
+func stepInputs(steps [][]int32) []map[string][]int32 {
+	var out []map[string][]int32
+	p0 := int32(0)
+	for _, ids := range steps {
+		pos := make([]int32, len(ids))
+		for i := range pos {
+			pos[i] = p0 + int32(i)
+		}
+		p0 += int32(len(ids))
+		out = append(out, map[string][]int32{"ids": ids, "pos": pos})
+	}
+	return out
+}
+
 // runCPU runs steps of T tokens from position 0 (a prompt then decode
 // steps) and returns each step's logits.
 func runCPU(t *testing.T, g *Graph, logits *Tensor, steps [][]int32) [][]float32 {
@@ -120,14 +136,8 @@ func runCPU(t *testing.T, g *Graph, logits *Tensor, steps [][]int32) [][]float32
 	c := NewCPU(2)
 	states := cpuCaches(g)
 	var out [][]float32
-	p0 := int32(0)
-	for _, ids := range steps {
-		pos := make([]int32, len(ids))
-		for i := range pos {
-			pos[i] = p0 + int32(i)
-		}
-		p0 += int32(len(ids))
-		if err := c.Run(p, &Env{Inputs: map[string][]int32{"ids": ids, "pos": pos}, States: states}); err != nil {
+	for _, in := range stepInputs(steps) {
+		if err := c.Run(p, &Env{Inputs: in, States: states}); err != nil {
 			t.Fatal(err)
 		}
 		v, err := c.Read(logits)
@@ -232,14 +242,8 @@ func runVulkan(t *testing.T, d *gpu.Device, g *Graph, logits *Tensor, steps [][]
 		env.States[st.Name] = b
 	}
 	var out [][]float32
-	p0 := int32(0)
-	for _, ids := range steps {
-		pos := make([]int32, len(ids))
-		for i := range pos {
-			pos[i] = p0 + int32(i)
-		}
-		p0 += int32(len(ids))
-		if err := v.Run(p, map[string][]int32{"ids": ids, "pos": pos}, env); err != nil {
+	for _, in := range stepInputs(steps) {
+		if err := v.Run(p, in, env); err != nil {
 			t.Fatal(err)
 		}
 		x, err := v.Read(logits)
