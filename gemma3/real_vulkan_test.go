@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"gemmavk/internal/testutil"
 	"gemmavk/internal/vktest"
 )
 
@@ -25,7 +26,8 @@ func greedyIDs(t *testing.T, m *Model, s *Session, prompt string, n int) []int {
 }
 
 // TestRealGreedyVulkan: the real 270M model's greedy continuations are
-// the same token for token on the CPU and Vulkan executors.
+// the same token for token on the CPU and Vulkan executors, with f32
+// activations on both (ExactMatVec).
 func TestRealGreedyVulkan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
@@ -36,7 +38,7 @@ func TestRealGreedyVulkan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vk, err := m.NewSession(Options{Ctx: 128, Device: d})
+	vk, err := m.NewSession(Options{Ctx: 128, Device: d, ExactMatVec: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +59,61 @@ func TestRealGreedyVulkan(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestRealDecode8Bit: with the default 8-bit activations of the GPU's
+// decode products, the real model's teacher-forced next-token choices
+// along the CPU's greedy continuation stay those of the CPU, but for near
+// ties, and each step's logits stay close.
+func TestRealDecode8Bit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	d := vktest.Device(t)
+	m := realModel(t)
+	cpu, err := m.NewSession(Options{Ctx: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := m.NewSession(Options{Ctx: 64, Device: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vk.Close()
+	p := greedyPrompts[0]
+	cont := greedyIDs(t, m, cpu, p, 24)
+	prompt := append([]int{m.Config.BOS}, m.Tokenizer.Encode(p, false)...)
+	cpu.Reset()
+	want, err := cpu.Feed(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := vk.Feed(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, worst := 0, 0.0
+	for _, id := range cont {
+		// got and want are the logits before id: one decode step each.
+		if argmax(got) == argmax(want) {
+			same++
+		}
+		worst = max(worst, testutil.RelErr(got, want))
+		if want, err = cpu.Feed([]int{id}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = vk.Feed([]int{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("top-1 agrees at %d of %d steps; worst logits error %.3g relative", same, len(cont), worst)
+	if same < len(cont)*9/10 {
+		t.Errorf("top-1 agrees at only %d of %d steps", same, len(cont))
+	}
+	// 8-bit activations move logits by about 1% of the largest.
+	if worst > 0.05 {
+		t.Errorf("logits differ by %.3g relative", worst)
 	}
 }
 
@@ -108,7 +165,7 @@ func TestGenerateVulkanStops(t *testing.T) {
 		return got
 	}
 	want := run(Options{Ctx: 64})
-	got := run(Options{Ctx: 64, Device: d})
+	got := run(Options{Ctx: 64, Device: d, ExactMatVec: true})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Vulkan %v, CPU %v", got, want)
 	}

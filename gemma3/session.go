@@ -26,6 +26,10 @@ type Options struct {
 	Device *gpu.Device
 	// CacheF32 keeps the GPU KV cache in f32 instead of f16.
 	CacheF32 bool
+	// ExactMatVec keeps the GPU decode step's activations in f32 (see
+	// graph.VulkanOptions.ExactMatVec; by default the one-token products
+	// with quantized weights round them to 8 bits).
+	ExactMatVec bool
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so

@@ -89,6 +89,7 @@ func (d *Device) missing(reqs []string) []string {
 		"coopmat2":  c.CoopMat2,
 		"intdot":    c.IntegerDot,
 		"subgroup":  c.SubgroupArithmetic,
+		"shuffle":   c.SubgroupShuffle,
 	}
 	var out []string
 	for _, r := range reqs {

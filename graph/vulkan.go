@@ -33,7 +33,13 @@ type Vulkan struct {
 // VulkanOptions configure a Vulkan executor.
 type VulkanOptions struct {
 	CacheF32 bool // KV cache states hold f32 instead of f16
-	Logger   *slog.Logger
+	// ExactMatVec keeps decode-step activations in f32 for every weight
+	// type. By default a one-token product with a Q4_0, Q8_0, Q4_K or Q6_K
+	// weight rounds its input to 8 bits per value in blocks of 32
+	// (kernels.QuantizeQ8), where the device has integer dot products: a
+	// few times faster, and what llama.cpp's GPU backends do.
+	ExactMatVec bool
+	Logger      *slog.Logger
 }
 
 // VulkanEnv binds a plan's state tensors to device buffers by name.

@@ -285,7 +285,11 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 			b[:4], []gpu.Buffer{out, b[4], b[5]})
 	case OpMatMulGelu:
 		wg := in[1].Matrix
-		ds, err := kernels.MatVecGeluVk(c, wg.Type, wg.Rows, wg.Cols)
+		lower := kernels.MatVecGeluVk
+		if r.v.q8(wg) {
+			lower = kernels.MatVecGeluQ8Vk
+		}
+		ds, err := lower(c, wg.Type, wg.Rows, wg.Cols)
 		if err != nil {
 			return err
 		}
@@ -407,6 +411,12 @@ func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.
 	return nil
 }
 
+// q8 reports whether one-token products with w take 8-bit activations
+// (VulkanOptions.ExactMatVec).
+func (v *Vulkan) q8(w *kernels.Weight) bool {
+	return !v.opt.ExactMatVec && kernels.MatVecQ8Supported(v.dev.Caps(), w.Type, w.Cols)
+}
+
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
 // tiled product for more; a weight too large for one binding in parts of
 // rows, each writing its columns of y.
@@ -417,10 +427,14 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		var ds gpu.Dispatch
 		var yp gpu.Buffer
 		var err error
-		if T == 1 {
+		switch {
+		case T == 1 && r.v.q8(w):
+			ds, err = kernels.MatVecQ8Vk(c, w.Type, rows, w.Cols)
+			yp = out.Slice(uint64(4*r0), uint64(4*rows))
+		case T == 1:
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
 			yp = out.Slice(uint64(4*r0), uint64(4*rows))
-		} else {
+		default:
 			ds, err = kernels.MatMulPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
 			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
 		}

@@ -206,6 +206,58 @@ func BenchmarkMatVecLayouts(b *testing.B) {
 	}
 }
 
+// BenchmarkMatVecQ8 measures matvec_q8 (8-bit activations) beside
+// BenchmarkMatVec's kernel, at the 4B decode step's shapes.
+func BenchmarkMatVecQ8(b *testing.B) {
+	d := vktest.Device(b)
+	for _, sh := range [][2]int{{2560, 10240}, {10240, 2560}, {2048, 2560}, {1024, 2560}} {
+		for _, qt := range []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q4_0, quant.Q8_0} {
+			rows, cols := sh[0], sh[1]
+			b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d", qt, rows, cols), func(b *testing.B) {
+				set := newMatVecSet(b, d, qt, rows, cols)
+				defer set.free(d)
+				ds, err := MatVecQ8Vk(d.Caps(), qt, rows, cols)
+				if err != nil {
+					b.Fatal(err)
+				}
+				set.measure(b, d, ds)
+			})
+		}
+	}
+}
+
+// BenchmarkMatVecQ8Layouts sweeps matvec_q8's team width and rows per
+// workgroup, to choose the lowering's defaults.
+func BenchmarkMatVecQ8Layouts(b *testing.B) {
+	d := vktest.Device(b)
+	sg := subgroupSize(d.Caps())
+	for _, sh := range [][2]int{{2560, 10240}, {10240, 2560}, {2048, 2560}} {
+		for _, qt := range []quant.Type{quant.Q4_K, quant.Q6_K} {
+			rows, cols := sh[0], sh[1]
+			set := newMatVecSet(b, d, qt, rows, cols)
+			base, err := MatVecQ8Vk(d.Caps(), qt, rows, cols)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, team := range []int{4, 8, 16, 32} {
+				for _, wgRows := range []int{2, 4, 8, 16, 32} {
+					threads := min(max(team*wgRows, sg), 256)
+					if team > sg {
+						continue
+					}
+					ds := base
+					ds.Spec = []uint32{uint32(threads), uint32(team), uint32(wgRows), uint32(cols)}
+					ds.Groups = rowGroups(int(ceilDiv(rows, wgRows)))
+					b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d/team=%d/wgrows=%d", qt, rows, cols, team, wgRows), func(b *testing.B) {
+						set.measure(b, d, ds)
+					})
+				}
+			}
+			set.free(d)
+		}
+	}
+}
+
 // BenchmarkDispatchFloor times a dispatch that does almost nothing, with
 // the barrier and timestamp every measured dispatch has: the floor under
 // every per-kernel time.

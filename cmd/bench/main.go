@@ -42,7 +42,7 @@ type options struct {
 	backends                       []string
 	device, output                 string
 	ppl, top1Out, idsOut           string
-	profile                        bool
+	profile, exact                 bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -61,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
+	fs.BoolVar(&o.exact, "exact", false, "keep the GPU decode step's activations in f32 (default: 8-bit for quantized weights)")
 	fs.BoolVar(&o.profile, "profile", false, "after the tests, GPU time per kernel of one decode step (Vulkan)")
 	fs.StringVar(&o.ppl, "ppl", "", "instead of speed, the perplexity of this text file (teacher forced, one sequence)")
 	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
@@ -257,7 +258,7 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 	for _, p := range o.pp {
 		chunk = max(chunk, p) // a pp test is one chunk
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: ctx, Chunk: chunk, Threads: o.threads, Device: d})
+	s, err := m.NewSession(gemma3.Options{Ctx: ctx, Chunk: chunk, Threads: o.threads, Device: d, ExactMatVec: o.exact})
 	if err != nil {
 		return nil, err
 	}

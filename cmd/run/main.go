@@ -29,7 +29,7 @@ type options struct {
 	model, prompt, system, backend string
 	device                         string
 	raw, verbose, tokenize         bool
-	listDevices, ignoreEOS         bool
+	listDevices, ignoreEOS, exact  bool
 	tokenizerPath, ids, logits     string
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
@@ -57,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan on a GPU, else the CPU), vulkan or cpu")
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
+	fs.BoolVar(&o.exact, "exact", false, "keep the GPU decode step's activations in f32 (default: 8-bit for quantized weights, as llama.cpp)")
 	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
 	fs.BoolVar(&o.tokenize, "tokenize", false, "read text on stdin, print its token ids (no <bos>) as JSON")
@@ -133,7 +134,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if d != nil {
 		defer d.Close()
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d})
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d, ExactMatVec: o.exact})
 	if err != nil {
 		return err
 	}

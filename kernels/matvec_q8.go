@@ -1,0 +1,111 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+
+	"gemmavk/gpu"
+	"gemmavk/kernels/quant"
+)
+
+// Decode-step matrix-vector products with 8-bit activations
+// (shaders/matvec_q8.comp): each workgroup quantizes x in blocks of 32 to
+// int8 with one f32 scale per block, and the weight's quants meet it in
+// integer dot products. It is the way quantized weights get near the
+// memory's speed; the price is the activation rounding that QuantizeQ8
+// states, the same llama.cpp's GPU backends pay.
+
+// q8Types are the weight types matvec_q8 decodes, with their units per
+// block.
+var q8Types = map[quant.Type]int{quant.Q4_0: 1, quant.Q8_0: 1, quant.Q4_K: 4, quant.Q6_K: 4}
+
+// QuantizeQ8 returns x as matvec_q8 sees it: in each block of 32 values
+// with largest magnitude a, the value s·q with s = a/127 and q = x·(127/a)
+// rounded to the nearest integer, ties to even (zero when a is 0). len(x)
+// must be a multiple of 32.
+func QuantizeQ8(x []float32) []float32 {
+	out := make([]float32, len(x))
+	for b := 0; b+32 <= len(x); b += 32 {
+		var amax float32
+		for _, v := range x[b : b+32] {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		var id float32
+		if amax > 0 {
+			id = 127 / amax
+		}
+		s := amax / 127
+		for i, v := range x[b : b+32] {
+			out[b+i] = s * float32(math.RoundToEven(float64(v*id)))
+		}
+	}
+	return out
+}
+
+// MatVecQ8Supported reports whether the device runs matvec_q8 for a weight
+// of type t with cols columns: the type has a decoder, the device has
+// integer dot products and subgroup shuffles, and x fits shared
+// memory.
+func MatVecQ8Supported(c gpu.Caps, t quant.Type, cols int) bool {
+	_, ok := q8Types[t]
+	return ok && c.IntegerDot && c.SubgroupArithmetic && c.SubgroupShuffle &&
+		subgroupSize(c) >= 8 && cols > 0 && cols%t.BlockElems() == 0 &&
+		q8SharedBytes(cols) <= int(c.MaxSharedMemory)
+}
+
+// q8SharedBytes is matvec_q8's shared memory for cols columns: a byte per
+// value and 8 bytes per block of 32.
+func q8SharedBytes(cols int) int { return cols + cols/32*8 }
+
+// MatVecQ8Vk lowers MatMul with T = 1 on the GPU with 8-bit activations:
+// y = W · QuantizeQ8(x), weight rows in their file encoding.
+// Bindings: 0 W uint words [rows × RowBytes(t, cols)] (start 4-byte
+// aligned); 1 x f32 [cols]; 2 y f32 [rows].
+//
+// A team of lanes (a subgroup, fewer for rows of few blocks) takes a row;
+// a workgroup takes 8 rows, 16 for tall weights. It fails
+// where MatVecQ8Supported is false and as MatVecVk does.
+func MatVecQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	return matVecQ8("matvec_q8_", c, t, rows, cols)
+}
+
+// MatVecGeluQ8Vk lowers MatVecGelu on the GPU with 8-bit activations:
+// y[r] = gelu(Wg[r] · x~) * (Wu[r] · x~), x~ = QuantizeQ8(x).
+// Bindings: 0 Wg uint words; 1 Wu uint words (as Wg); 2 x f32 [cols];
+// 3 y f32 [rows]. It fails as MatVecQ8Vk does.
+func MatVecGeluQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	return matVecQ8("matvec_q8_gelu_", c, t, rows, cols)
+}
+
+func matVecQ8(prefix string, c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	name, err := vkWeight(prefix+"matvec", t, rows, cols)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	if !MatVecQ8Supported(c, t, cols) {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: %smatvec: %s weight with %d columns on this device: %w", prefix, t, cols, ErrNoGPUDecoder)
+	}
+	sg := subgroupSize(c)
+	units := cols / t.BlockElems() * q8Types[t]
+	// Teams as wide as the subgroup (at most 32 lanes, at most one lane
+	// per unit of the row): on the H100 they beat 4-, 8- and 16-lane teams
+	// at every 4B decode shape of Q4_K (BenchmarkMatVecQ8Layouts).
+	team := 2
+	for team < 32 && team < sg && team*2 <= units {
+		team *= 2
+	}
+	wgRows := 8
+	if rows >= 4096 {
+		wgRows = 16
+	}
+	threads := min(max(wgRows*team, sg), 256)
+	if lim := int(c.MaxWorkgroupInvocations); lim > 0 && threads > lim {
+		threads = lim / sg * sg
+	}
+	return gpu.Dispatch{
+		Shader: prefix + name,
+		Spec:   []uint32{uint32(threads), uint32(team), uint32(wgRows), uint32(cols)},
+		Push:   gpu.Push(uint32(rows), uint32(cols)),
+		Groups: rowGroups(int(ceilDiv(rows, wgRows))),
+	}, nil
+}

@@ -1,0 +1,199 @@
+#version 450
+// Matrix-vector product with 8-bit activations (decode step), weights in
+// their file encoding:
+//
+//	x~[e] = s[b] * q[e],  q[e] = roundEven(x[e] * 127 / amax_b) in [-127, 127],
+//	                      s[b] = amax_b / 127, amax_b = max |x| over the
+//	                      32-element block b = e / 32 (s = q = 0 for amax 0)
+//	y[r]  = sum_c W[r][c] * x~[c]
+//
+// The integer dot product instructions multiply four weight and activation
+// bytes at once, so the 4- and 6-bit types cost a few instructions per
+// element instead of a float decode each (matvec.comp). x~ differs from x
+// by at most s[b] / 2 per element (kernels.QuantizeQ8 is the reference).
+//
+// Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
+// bytes, see q8dot.glsl; 4-byte aligned start); 1 x f32 [cols] (readonly);
+// 2 y f32 [rows].
+// Push: rows, cols (a multiple of 256 for the K-quants, 32 otherwise).
+// Spec: 0 workgroup size (a multiple of the subgroup size); 1 TEAM, lanes
+// per row (a power of two, at most the subgroup size); 2 WG_ROWS, rows per
+// workgroup; 3 XCAP, elements of x the shared arrays hold (>= cols, a
+// multiple of 32).
+// Mapping: every workgroup first quantizes all of x into shared memory
+// (invocation i takes the vec4s i, i + size, ...; see quantize_x). Workgroup g = group.y *
+// groups.x + group.x owns rows [g*WG_ROWS, (g+1)*WG_ROWS); the subgroups
+// are cut into teams of TEAM lanes, each team takes one row at a time, its
+// lanes taking units l, l + TEAM, ... of the row (q8dot.glsl), then a
+// sum over the team's lanes. Rows past the end repeat the last row and are not
+// stored, so every lane runs the same number of row steps.
+//
+// GELU variants (matvec_q8_gelu_<type>), the gated MLP product of one token:
+//
+//	y[r] = gelu(Wg[r] · x~) * (Wu[r] · x~)   Wg, Wu [rows, cols] of one type
+//
+// Bindings: 0 Wg; 1 Wu (as W); 2 x f32 [cols]; 3 y f32 [rows].
+//! variant matvec_q8_q4_0 TYPE_Q4_0
+//! variant matvec_q8_q8_0 TYPE_Q8_0
+//! variant matvec_q8_q4_k TYPE_Q4_K
+//! variant matvec_q8_q6_k TYPE_Q6_K
+//! variant matvec_q8_gelu_q4_0 TYPE_Q4_0 GELU
+//! variant matvec_q8_gelu_q8_0 TYPE_Q8_0 GELU
+//! variant matvec_q8_gelu_q4_k TYPE_Q4_K GELU
+//! variant matvec_q8_gelu_q6_k TYPE_Q6_K GELU
+//! requires subgroup shuffle intdot
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : enable
+#extension GL_EXT_spirv_intrinsics : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TEAM = 8;
+layout(constant_id = 2) const uint WG_ROWS = 8;
+layout(constant_id = 3) const uint XCAP = 256;
+
+#ifdef GELU
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer WU { uint wu[]; };
+layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 3) writeonly buffer Y { float y[]; };
+#else
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+#endif
+
+layout(push_constant) uniform Push {
+    uint rows;
+    uint cols;
+} pc;
+
+// OpSDot and OpSUDot (SPV_KHR_integer_dot_product) on packed 4 x 8-bit
+// vectors; the last operand is the packed vector format (0: 4x8 bit).
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int sdot(int a, int b, spirv_literal int format);
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4452)
+int sudot(int a, uint b, spirv_literal int format);
+
+shared uvec4 sx[XCAP / 16u];
+shared uvec2 sb[XCAP / 32u];
+
+#include "q8dot.glsl"
+
+#ifdef GELU
+#include "gelu.glsl"
+// A second copy of the decoders that reads Wu: q8dot.glsl again with wq
+// read as wu and each function it defines given a q8u_ prefix.
+#undef Q8DOT_GLSL
+#undef Q8_QK
+#undef Q8_QB
+#undef Q8_UPB
+#define wq wu
+#define q8_u32 q8u_u32
+#define q8_u128 q8u_u128
+#define q8_f16 q8u_f16
+#define q8_half_sum q8u_half_sum
+#define q8_unit q8u_unit
+#include "q8dot.glsl"
+#undef wq
+#undef q8_u32
+#undef q8_u128
+#undef q8_f16
+#undef q8_half_sum
+#undef q8_unit
+#endif
+
+// team_sum adds v over the TEAM lanes of a team (a butterfly of XOR
+// shuffles: every lane of the team gets the sum).
+float team_sum(float v) {
+    for (uint o = TEAM >> 1; o > 0u; o >>= 1) {
+        v += subgroupShuffleXor(v, o);
+    }
+    return v;
+}
+
+// quantize_x fills sx and sb from x (see the header). Each invocation
+// loads one vec4 of x per step, coalesced; the 8 lanes of a 32-block find
+// its largest magnitude and the sums of its halves with XOR shuffles, and
+// lanes 4k write the words of four lanes as one entry of sx.
+void quantize_x() {
+    uint n4 = pc.cols >> 2;
+    uint me = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+    for (uint i0 = 0u; i0 < n4; i0 += gl_WorkGroupSize.x) {
+        // n4 and every subgroup's first index are multiples of 8: a block's
+        // lanes are all in range or all out.
+        uint i = i0 + me;
+        bool ok = i < n4;
+        vec4 v = ok ? x4[i] : vec4(0.0);
+        vec4 a = abs(v);
+        float amax = max(max(a.x, a.y), max(a.z, a.w));
+        amax = max(amax, subgroupShuffleXor(amax, 1u));
+        amax = max(amax, subgroupShuffleXor(amax, 2u));
+        amax = max(amax, subgroupShuffleXor(amax, 4u));
+        float id = amax > 0.0 ? 127.0 / amax : 0.0;
+        ivec4 q = ivec4(roundEven(v * id));
+        uint word = (uint(q.x) & 0xFFu) | ((uint(q.y) & 0xFFu) << 8) | ((uint(q.z) & 0xFFu) << 16) | (uint(q.w) << 24);
+        int sum = q.x + q.y + q.z + q.w;
+        sum += subgroupShuffleXor(sum, 1u);
+        sum += subgroupShuffleXor(sum, 2u);
+        int other = subgroupShuffleXor(sum, 4u);
+        uint w1 = subgroupShuffleXor(word, 1u);
+        uint w2 = subgroupShuffleXor(word, 2u);
+        uint w3 = subgroupShuffleXor(word, 3u);
+        if (ok && (i & 3u) == 0u) {
+            sx[i >> 2] = uvec4(word, w1, w2, w3);
+        }
+        if (ok && (i & 7u) == 0u) {
+            sb[i >> 3] = uvec2(floatBitsToUint(amax / 127.0), (uint(sum) & 0xFFFFu) | (uint(other) << 16));
+        }
+    }
+}
+
+void main() {
+    quantize_x();
+    barrier();
+    uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint first = g * WG_ROWS;
+    uint perSubgroup = gl_SubgroupSize / TEAM;
+    uint team = gl_SubgroupID * perSubgroup + gl_SubgroupInvocationID / TEAM;
+    uint teams = gl_NumSubgroups * perSubgroup;
+    uint lane = gl_SubgroupInvocationID % TEAM;
+    uint nb = pc.cols / Q8_QK;
+    uint nu = nb * Q8_UPB;
+    uint rowBytes = nb * Q8_QB;
+    for (uint k = 0u; k < WG_ROWS; k += teams) {
+        uint r = first + k + team;
+        uint base = min(r, pc.rows - 1u) * rowBytes;
+        float acc = 0.0;
+#ifdef GELU
+        float accu = 0.0;
+#endif
+        // Two units per step, the second clamped and weighted 0 past the
+        // end, so that the loads of both are issued before either's sums.
+        for (uint u = lane; u < nu; u += 2u * TEAM) {
+            uint v = min(u + TEAM, nu - 1u);
+            float keep = u + TEAM < nu ? 1.0 : 0.0;
+            uint ba = u / Q8_UPB, bb = v / Q8_UPB;
+            float a0 = q8_unit(base + ba * Q8_QB, u % Q8_UPB, ba * Q8_QK);
+            float a1 = q8_unit(base + bb * Q8_QB, v % Q8_UPB, bb * Q8_QK);
+            acc += a0 + keep * a1;
+#ifdef GELU
+            float u0 = q8u_unit(base + ba * Q8_QB, u % Q8_UPB, ba * Q8_QK);
+            float u1 = q8u_unit(base + bb * Q8_QB, v % Q8_UPB, bb * Q8_QK);
+            accu += u0 + keep * u1;
+#endif
+        }
+        acc = team_sum(acc);
+#ifdef GELU
+        accu = team_sum(accu);
+#endif
+        if (lane == 0u && k + team < WG_ROWS && r < pc.rows) {
+#ifdef GELU
+            acc = gelu(acc) * accu;
+#endif
+            y[r] = acc;
+        }
+    }
+}
