@@ -34,6 +34,9 @@ type Vulkan struct {
 type VulkanOptions struct {
 	CacheF32 bool // KV cache states hold f32 instead of f16
 	Logger   *slog.Logger
+	// OnUpload, when set, is called after each weight upload with the
+	// bytes it copied, so a caller can show the upload's progress.
+	OnUpload func(bytes int64)
 }
 
 // VulkanEnv binds a plan's state tensors to device buffers by name.
@@ -218,6 +221,9 @@ func (v *Vulkan) weight(t *Tensor) (gpu.Buffer, error) {
 		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
 	}
 	v.weights[key] = b
+	if v.opt.OnUpload != nil {
+		v.opt.OnUpload(int64(len(data)))
+	}
 	return b, nil
 }
 
