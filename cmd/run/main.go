@@ -112,7 +112,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.tokenize && o.model == "" {
 		return tokenizeStdin(o, nil, stdin, stdout)
 	}
-	m, err := gemma3.Load(o.model)
+	prog := newProgress(stderr)
+	m, err := loadModel(o.model, prog)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if d != nil {
 		defer d.Close()
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d})
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d,
+		Progress: prog.hook("uploading weights", true)})
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	describe(stderr, m, s, d)
+	describe(stderr, o.model, m, s, d)
 	if st, ok := s.PlanStats(1); ok {
 		log.Info("decode step", "dispatches", st.Dispatches, "barriers", st.Barriers, "copies", st.Copies,
 			"arena_KiB", st.ArenaBytes>>10)
