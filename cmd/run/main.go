@@ -161,7 +161,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			"arena_KiB", st.ArenaBytes>>10)
 	}
 	if o.prompt == "" {
-		return chat(context.Background(), o, s, stdin, stdout, stderr)
+		return chat(context.Background(), o, s, nil, stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
