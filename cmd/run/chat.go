@@ -235,7 +235,7 @@ func (u *chatUI) system(call slashCall) error {
 func (u *chatUI) stats() {
 	pos, ctx := u.s.Pos(), u.s.Ctx()
 	turns := userTurns(u.c.Messages())
-	fmt.Fprintf(u.note, "context: %d of %d tokens (%.1f%%), %d turns | KV cache %.1f MiB\n",
+	fmt.Fprintf(u.note, "context: %d of %d tokens (%.1f%%), %s | KV cache %.1f MiB\n",
 		pos, ctx, 100*float64(pos)/float64(ctx), turns, float64(u.s.CacheBytes())/(1<<20))
 	if !u.answered {
 		fmt.Fprintln(u.note, "last answer: none yet")
@@ -251,7 +251,7 @@ func (u *chatUI) save(path string) error {
 	if err := saveChat(expandHome(path), msgs); err != nil {
 		return fmt.Errorf("/save: %w", err)
 	}
-	fmt.Fprintf(u.note, "saved %d turns to %s\n", userTurns(msgs), path)
+	fmt.Fprintf(u.note, "saved %s to %s\n", userTurns(msgs), path)
 	return nil
 }
 
@@ -266,7 +266,7 @@ func (u *chatUI) load(path string) error {
 	c, err := gemma3.RestoreChat(u.s, msgs)
 	if err == nil {
 		u.c = c
-		fmt.Fprintf(u.note, "loaded %d turns from %s: %d of %d tokens of context\n",
+		fmt.Fprintf(u.note, "loaded %s from %s: %d of %d tokens of context\n",
 			userTurns(msgs), path, u.s.Pos(), u.s.Ctx())
 		return nil
 	}
@@ -297,13 +297,16 @@ func (u *chatUI) image(path string) error {
 	return nil
 }
 
-// userTurns counts the user messages of a conversation.
-func userTurns(msgs []tokenizer.Message) int {
+// userTurns counts the user messages of a conversation, in words.
+func userTurns(msgs []tokenizer.Message) string {
 	n := 0
 	for _, m := range msgs {
 		if m.Role == "user" {
 			n++
 		}
 	}
-	return n
+	if n == 1 {
+		return "1 turn"
+	}
+	return fmt.Sprintf("%d turns", n)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,11 +67,11 @@ func TestChatCommands(t *testing.T) {
 		t.Errorf("/stats before and after the bad /load: %q, want the same nonzero count", stats)
 	}
 	for _, want := range []string{
-		"saved 1 turns to " + a,
+		"saved 1 turn to " + a,
 		`/load ` + bad + `: gemma3: restore chat: message 0 has role "model", want "user"`,
 		"the current conversation is kept",
 		"no such file or directory",
-		"loaded 1 turns from " + a,
+		"loaded 1 turn from " + a,
 		"system prompt set; new conversation",
 		"system prompt: Answer in French.",
 		"did you mean /stats?",
@@ -253,5 +254,65 @@ func TestChatNeedsTokenizer(t *testing.T) {
 	}
 	if strings.Contains(out, "> ") {
 		t.Errorf("a prompt was shown: %q", out)
+	}
+}
+
+// fakeAttacher records what /image hands the vision code.
+type fakeAttacher struct {
+	paths []string
+	err   error
+}
+
+func (f *fakeAttacher) Attach(path string) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.paths = append(f.paths, path)
+	return nil
+}
+
+// TestImageCommand: /image checks the file, hands it to the attacher and
+// says what happened; without an attacher it says the model cannot see.
+func TestImageCommand(t *testing.T) {
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "my photo.png")
+	if err := os.WriteFile(photo, []byte("not decoded here"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		attacher *fakeAttacher
+		line     string
+		want     string // in the note or the error
+		attached bool
+	}{
+		{"attached", &fakeAttacher{}, `/image "` + photo + `"`, "attached " + photo, true},
+		{"missing file", &fakeAttacher{}, "/image " + filepath.Join(dir, "nope.png"), "no such file", false},
+		{"attacher refuses", &fakeAttacher{err: errors.New("unsupported image format")}, `/image "` + photo + `"`, "unsupported image format", false},
+		{"no vision", nil, `/image "` + photo + `"`, "no vision encoder", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var note strings.Builder
+			u := &chatUI{note: &note}
+			if tc.attacher != nil {
+				u.images = tc.attacher
+			}
+			call, err := parseSlash(tc.line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err = u.command(call); err != nil {
+				note.WriteString(err.Error())
+			}
+			if !strings.Contains(note.String(), tc.want) {
+				t.Errorf("printed %q, want %q", note.String(), tc.want)
+			}
+			if tc.attacher != nil && (len(tc.attacher.paths) == 1) != tc.attached {
+				t.Errorf("attached %q", tc.attacher.paths)
+			}
+			if tc.attached && tc.attacher.paths[0] != photo {
+				t.Errorf("attached %q, want %q", tc.attacher.paths[0], photo)
+			}
+		})
 	}
 }

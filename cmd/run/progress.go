@@ -33,10 +33,10 @@ func newProgress(w io.Writer) *progress {
 }
 
 func (p *progress) bar(label string, total int64, bytes bool) *progressbar.ProgressBar {
+	known := total > 0
 	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(label),
-		progressbar.OptionShowCount(),           // (3/27)
 		progressbar.OptionShowBytes(bytes),      // with a rate
 		progressbar.OptionShowTotalBytes(bytes), // (50/235 MiB, 1.2 GiB/s)
 		progressbar.OptionUseIECUnits(true),
@@ -44,8 +44,17 @@ func (p *progress) bar(label string, total int64, bytes bool) *progressbar.Progr
 		progressbar.OptionThrottle(50*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetSpinnerChangeInterval(0), // spin draws the spinner itself
-		progressbar.OptionSetPredictTime(total > 0),
-		progressbar.OptionSetElapsedTime(total > 0))
+		progressbar.OptionSetPredictTime(known),
+		progressbar.OptionSetElapsedTime(known),
+		showCount(known)) // (3/27), or for bytes (50/235 MiB)
+}
+
+// showCount shows the amounts done and in all, for a bar of known length.
+func showCount(known bool) progressbar.Option {
+	if !known {
+		return func(*progressbar.ProgressBar) {}
+	}
+	return progressbar.OptionShowCount()
 }
 
 // hook returns a reporting function for one step, in the form of
