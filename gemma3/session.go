@@ -7,6 +7,7 @@ import (
 
 	"gemmavk/gpu"
 	"gemmavk/graph"
+	"gemmavk/kernels"
 )
 
 // ErrContextFull is returned (wrapped, with the numbers) when a step would
@@ -30,6 +31,13 @@ type Options struct {
 	// graph.VulkanOptions.ExactMatVec; by default the one-token products
 	// with quantized weights round them to 8 bits).
 	ExactMatVec bool
+	// Progress, when set, is called as weights upload to the GPU (during
+	// Prepare, or the first step without it) with the bytes done and the
+	// total; the last call has done == total. The CPU executor reads the
+	// mapped weights in place and never calls it.
+	Progress func(done, total int64)
+
+	onUpload func(bytes int64) // set by NewSession from Progress
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so
@@ -44,6 +52,7 @@ type Session struct {
 	// lastLogits are the logits after the last fed token, so Generate can
 	// continue a session without a new prompt.
 	lastLogits []float32
+	upload     *uploadMeter // nil without Options.Progress or on the CPU
 }
 
 type planKey struct {
@@ -83,6 +92,10 @@ func (m *Model) NewSession(opt Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Progress != nil {
+		s.upload = &uploadMeter{total: uploadBytes(m.Weights), report: opt.Progress}
+		opt.onUpload = s.upload.add
+	}
 	be, err := newVkBackend(m, opt.Device, slots, opt)
 	if err != nil {
 		return nil, err
@@ -111,7 +124,54 @@ func (s *Session) Prepare(T int) error {
 	if !ok {
 		return nil
 	}
-	return vb.exec.Prepare(c.plan, vb.env)
+	err = vb.exec.Prepare(c.plan, vb.env)
+	if err == nil && s.upload != nil {
+		s.upload.finish()
+	}
+	return err
+}
+
+// uploadMeter turns the executor's per-weight upload sizes into
+// Options.Progress calls.
+type uploadMeter struct {
+	done, total int64
+	report      func(done, total int64)
+}
+
+func (u *uploadMeter) add(n int64) {
+	u.done += n
+	u.total = max(u.total, u.done) // a weight the estimate missed
+	if u.done < u.total {
+		u.report(u.done, u.total)
+	}
+}
+
+// finish reports the upload complete, once, if anything was uploaded.
+func (u *uploadMeter) finish() {
+	if u.done > 0 && u.total > 0 {
+		u.report(u.done, u.done)
+		u.total = 0
+	}
+}
+
+// uploadBytes estimates what the Vulkan executor uploads: every weight
+// matrix and norm gain.
+func uploadBytes(w *Weights) int64 {
+	n := int64(4 * len(w.FinalNorm))
+	for _, m := range []*kernels.Weight{w.Embed, w.Output} {
+		if m != nil {
+			n += int64(len(m.Data))
+		}
+	}
+	for _, l := range w.Layers {
+		for _, m := range []*kernels.Weight{l.QProj, l.KProj, l.VProj, l.OProj, l.Gate, l.Up, l.Down} {
+			n += int64(len(m.Data))
+		}
+		for _, v := range [][]float32{l.InputNorm, l.QNorm, l.KNorm, l.PostAttnNorm, l.PreFFNorm, l.PostFFNorm} {
+			n += int64(4 * len(v))
+		}
+	}
+	return n
 }
 
 // ProfileDecode times one decode step on the GPU per shader variant (see
@@ -226,6 +286,9 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 	}
 	if err := s.be.run(c, idv, posv); err != nil {
 		return nil, err
+	}
+	if s.upload != nil {
+		s.upload.finish() // a session used without Prepare uploads on its first step
 	}
 	s.tokens = append(s.tokens, ids...)
 	read := s.be.read

@@ -154,3 +154,50 @@ func TestTooBigForDevice(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestUploadProgress: Options.Progress sees the weight upload grow to what
+// the executor holds, ending with done == total, once, for both ways the
+// upload can happen (Prepare, or the first step of an unprepared session).
+func TestUploadProgress(t *testing.T) {
+	d := vktest.Device(t)
+	m := loadTiny(t)
+	for _, prepare := range []bool{true, false} {
+		t.Run(fmt.Sprintf("prepare=%v", prepare), func(t *testing.T) {
+			type call struct{ done, total int64 }
+			var calls []call
+			s, err := m.NewSession(Options{Ctx: 16, Device: d, Progress: func(done, total int64) {
+				calls = append(calls, call{done, total})
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if prepare {
+				err = s.Prepare(1)
+			} else {
+				_, err = s.Run([]int{2, 3}, StepOptions{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Run([]int{4}, StepOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(calls) < 2 {
+				t.Fatalf("%d progress calls, want one per weight", len(calls))
+			}
+			held := int64(s.be.(*vkBackend).exec.WeightBytes())
+			for i, c := range calls {
+				if c.done <= 0 || c.done > c.total || (i > 0 && c.done <= calls[i-1].done) {
+					t.Fatalf("call %d: %+v after %+v", i, c, calls[max(i-1, 0)])
+				}
+				if last := i == len(calls)-1; (c.done == c.total) != last {
+					t.Fatalf("call %d of %d: %+v; only the last should be complete", i, len(calls), c)
+				}
+			}
+			if last := calls[len(calls)-1]; last.done != held {
+				t.Errorf("last call %+v, the executor holds %d bytes of weights", last, held)
+			}
+		})
+	}
+}

@@ -40,6 +40,9 @@ type VulkanOptions struct {
 	// few times faster, and what llama.cpp's GPU backends do.
 	ExactMatVec bool
 	Logger      *slog.Logger
+	// OnUpload, when set, is called after each weight upload with the
+	// bytes it copied, so a caller can show the upload's progress.
+	OnUpload func(bytes int64)
 }
 
 // VulkanEnv binds a plan's state tensors to device buffers by name.
@@ -224,6 +227,9 @@ func (v *Vulkan) weight(t *Tensor) (gpu.Buffer, error) {
 		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
 	}
 	v.weights[key] = b
+	if v.opt.OnUpload != nil {
+		v.opt.OnUpload(int64(len(data)))
+	}
 	return b, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"gemmavk/gemma3"
 	"gemmavk/gpu"
@@ -40,16 +41,17 @@ func openDevice(o *options, stderr io.Writer) (*gpu.Device, error) {
 	return nil, nil
 }
 
-// describe prints the one-line summary of where the session runs.
-func describe(stderr io.Writer, m *gemma3.Model, s *gemma3.Session, d *gpu.Device) {
+// describe prints the one-line summary of where the session runs and what:
+// device, model, context and KV cache.
+func describe(stderr io.Writer, model string, m *gemma3.Model, s *gemma3.Session, d *gpu.Device) {
 	where := "CPU"
 	cache := "f32"
 	if d != nil {
 		where = "Vulkan: " + d.Info.Name
 		cache = "f16"
 	}
-	fmt.Fprintf(stderr, "run: %s | %d layers, %.0f MiB of weights | context %d, KV cache %.0f MiB (%s)\n",
-		where, m.Config.Layers, float64(m.WeightBytes())/(1<<20), s.Ctx(), float64(s.CacheBytes())/(1<<20), cache)
+	fmt.Fprintf(stderr, "run: %s | %s: %d layers, %.0f MiB of weights | context %d, KV cache %.0f MiB (%s)\n",
+		where, filepath.Base(model), m.Config.Layers, float64(m.WeightBytes())/(1<<20), s.Ctx(), float64(s.CacheBytes())/(1<<20), cache)
 }
 
 // listDevices prints the Vulkan devices, one per line, with the one the

@@ -113,7 +113,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.tokenize && o.model == "" {
 		return tokenizeStdin(o, nil, stdin, stdout)
 	}
-	m, err := gemma3.Load(o.model)
+	prog := newProgress(stderr)
+	m, err := loadModel(o.model, prog)
 	if err != nil {
 		return err
 	}
@@ -134,7 +135,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if d != nil {
 		defer d.Close()
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d, ExactMatVec: o.exact})
+	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d,
+		ExactMatVec: o.exact, Progress: prog.hook("uploading weights", true)})
 	if err != nil {
 		return err
 	}
@@ -154,13 +156,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	describe(stderr, m, s, d)
+	describe(stderr, o.model, m, s, d)
 	if st, ok := s.PlanStats(1); ok {
 		log.Info("decode step", "dispatches", st.Dispatches, "barriers", st.Barriers, "copies", st.Copies,
 			"arena_KiB", st.ArenaBytes>>10)
 	}
 	if o.prompt == "" {
-		return chat(context.Background(), o, s, stdin, stdout, stderr)
+		return chat(context.Background(), o, s, nil, stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
