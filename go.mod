@@ -1,5 +1,8 @@
 module gemmavk
 
-go 1.26
+go 1.26.0
 
-require github.com/goki/vulkan v1.0.7
+require (
+	github.com/goki/vulkan v1.0.7
+	golang.org/x/image v0.48.0
+)
