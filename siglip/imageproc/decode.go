@@ -208,12 +208,27 @@ func Decode(r io.Reader, lim Limits) (*RGB, error) {
 	return orient(rgb, exifOrientation(f, data)), nil
 }
 
-// checkHeader reads the dimensions that Go's DecodeConfig would reject
-// with a less useful error (zero, or too big for an int) straight from
-// the header: PNG's IHDR, GIF's logical screen, WebP's VP8X canvas.
+// checkHeader reads the dimensions straight from the header where Go's
+// DecodeConfig would reject them with a less useful error (zero, too big
+// for an int) or need more of the file: PNG's IHDR, GIF's logical screen,
+// WebP's VP8X canvas, JPEG's frame header.
 func checkHeader(f format, data []byte, lim Limits) error {
 	name := f.String() + " image"
 	switch f {
+	case formatJPEG:
+		var err error
+		jpegSegments(data, func(marker byte, seg []byte) bool {
+			// SOF0…SOF15 except DHT (c4), JPG (c8) and DAC (cc).
+			if marker < 0xc0 || marker > 0xcf || marker == 0xc4 || marker == 0xc8 || marker == 0xcc {
+				return true
+			}
+			if len(seg) >= 5 {
+				be := binary.BigEndian
+				err = lim.check(name, int64(be.Uint16(seg[3:])), int64(be.Uint16(seg[1:])))
+			}
+			return false
+		})
+		return err
 	case formatPNG:
 		if len(data) < 33 {
 			return fmt.Errorf("imageproc: PNG of %d bytes ends inside its header: %w", len(data), ErrTruncated)

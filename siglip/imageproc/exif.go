@@ -25,10 +25,24 @@ func exifOrientation(f format, data []byte) int {
 // jpegExif returns the payload of the first APP1 "Exif" segment before the
 // first scan.
 func jpegExif(data []byte) []byte {
+	var exif []byte
+	jpegSegments(data, func(marker byte, seg []byte) bool {
+		if marker == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			exif = seg
+			return false
+		}
+		return true
+	})
+	return exif
+}
+
+// jpegSegments calls f with each marker segment's marker and payload up to
+// the first scan, until f returns false or the data ends or goes wrong.
+func jpegSegments(data []byte, f func(marker byte, payload []byte) bool) {
 	p := 2
 	for p+4 <= len(data) {
 		if data[p] != 0xff {
-			return nil
+			return
 		}
 		marker := data[p+1]
 		switch {
@@ -36,22 +50,20 @@ func jpegExif(data []byte) []byte {
 			p++
 			continue
 		case marker == 0xda || marker == 0xd9: // start of scan, end of image
-			return nil
+			return
 		case marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7): // no length
 			p += 2
 			continue
 		}
 		n := int(binary.BigEndian.Uint16(data[p+2:]))
 		if n < 2 || p+2+n > len(data) {
-			return nil
+			return
 		}
-		seg := data[p+4 : p+2+n]
-		if marker == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
-			return seg
+		if !f(marker, data[p+4:p+2+n]) {
+			return
 		}
 		p += 2 + n
 	}
-	return nil
 }
 
 // pngChunk returns the data of the first chunk of the given type.
