@@ -136,3 +136,31 @@ func TestToRGBSubImage(t *testing.T) {
 		}
 	}
 }
+
+// TestResizeEdgeCases: the same size copies, a constant image stays
+// constant at any size (weights sum to one), and bad sizes give empty
+// images rather than a panic.
+func TestResizeEdgeCases(t *testing.T) {
+	m := decodeFixture(t, "small_50x37")
+	if c := Resize(m, m.W, m.H); string(c.Pix) != string(m.Pix) || &c.Pix[0] == &m.Pix[0] {
+		t.Error("same-size Resize is not a copy")
+	}
+	flat := NewRGB(31, 7)
+	for i := range flat.Pix {
+		flat.Pix[i] = []uint8{200, 3, 77}[i%3]
+	}
+	for _, s := range [][2]int{{1, 1}, {31, 300}, {5, 7}, {1000, 2}, {17, 19}} {
+		r := Resize(flat, s[0], s[1])
+		for i, v := range r.Pix {
+			if v != flat.Pix[i%3] {
+				t.Fatalf("%dx%d: value %d at %d, want %d", s[0], s[1], v, i, flat.Pix[i%3])
+			}
+		}
+	}
+	if r := Resize(m, 0, 5); r.W != 0 || r.H != 0 || len(r.Pix) != 0 {
+		t.Errorf("Resize to 0x5 gave %dx%d", r.W, r.H)
+	}
+	if r := Resize(&RGB{}, 3, 2); r.W != 3 || r.H != 2 || len(r.Pix) != 18 {
+		t.Errorf("Resize of an empty image gave %dx%d", r.W, r.H)
+	}
+}

@@ -18,26 +18,31 @@ import "math"
 //
 // A pass whose size does not change is skipped. PIL's own kernel differs
 // only in always using 22 fraction bits, which moves about one value in
-// 500 by one level. w and h must be positive.
+// 500 by one level. A size that is not positive gives an empty image, an
+// empty src a black one.
 func Resize(src *RGB, w, h int) *RGB {
-	if w == src.W && h == src.H {
+	switch {
+	case w <= 0 || h <= 0:
+		return &RGB{}
+	case src.W <= 0 || src.H <= 0:
+		return NewRGB(w, h)
+	case w == src.W && h == src.H:
 		out := NewRGB(w, h)
 		copy(out.Pix, src.Pix)
 		return out
 	}
-	tmp, first := src, 0
 	var vert coeffs
+	first, rows := 0, src.H // input rows the vertical pass reads
 	if h != src.H {
 		vert = bilinearCoeffs(src.H, h)
 		first = vert.start[0]
+		rows = vert.start[h-1] + vert.count[h-1] - first
 	}
+	tmp := src
 	if w != src.W {
-		// Only the rows the vertical pass reads.
-		rows := src.H
-		if h != src.H {
-			rows = vert.start[h-1] + vert.count[h-1] - first
-		}
 		tmp = resizeRows(src, w, first, rows)
+	} else {
+		first = 0 // tmp is src itself
 	}
 	if h == src.H {
 		return tmp

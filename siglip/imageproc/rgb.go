@@ -61,8 +61,11 @@ func (m *RGB) Crop(r image.Rectangle) *RGB {
 //   - *image.CMYK uses PIL's CMYK→RGB equations.
 //
 // An *RGB is returned as is; other image types go through
-// color.NRGBAModel.
+// color.NRGBAModel. A nil image gives an empty one.
 func ToRGB(img image.Image) *RGB {
+	if img == nil {
+		return &RGB{}
+	}
 	if m, ok := img.(*RGB); ok {
 		return m
 	}
