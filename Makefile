@@ -48,10 +48,11 @@ shaders: toolchain
 shaders-check: toolchain
 	$(GO) run ./tools/spirv -check
 
-## fuzz: fuzz the file parsers (GGUF for FUZZTIME, safetensors for 20s)
+## fuzz: fuzz the file parsers (GGUF for FUZZTIME, safetensors and images for 20s)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./gguf/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./safetensors/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./siglip/imageproc/
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@
 //	run -m model.gguf                                interactive chat
 //	echo "text" | run -m model.gguf --tokenize       token ids as JSON
 //	run -m model.gguf --ids "2 17 42" --logits out.safetensors
+//	run --preprocess photo.jpg --pixels-out pixels.safetensors
 package main
 
 import (
@@ -33,6 +34,7 @@ type options struct {
 	tokenizerPath, ids, logits     string
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
+	pre                            preprocessOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -64,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tokenizerPath, "tokenizer", "", "tokenizer.json to use instead of the model's vocabulary")
 	fs.StringVar(&o.ids, "ids", "", "evaluate exactly these space-separated token ids (with --logits)")
 	fs.StringVar(&o.logits, "logits", "", "write the logits of every --ids position to this safetensors file")
+	o.pre.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -82,7 +85,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if (o.ids == "") != (o.logits == "") {
 		return nil, errors.New("--ids and --logits go together")
 	}
-	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices {
+	if err := o.pre.validate(); err != nil {
+		return nil, err
+	}
+	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices && o.pre.image == "" {
 		return nil, errors.New("no model: pass -m FILE.gguf or an HF checkpoint directory")
 	}
 	return o, nil
@@ -109,6 +115,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if o.listDevices {
 		return listDevices(stdout)
+	}
+	if o.pre.image != "" {
+		return preprocessImage(o.pre, stdout)
 	}
 	if o.tokenize && o.model == "" {
 		return tokenizeStdin(o, nil, stdin, stdout)
