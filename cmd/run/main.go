@@ -6,6 +6,7 @@
 //	run -m model.gguf                                interactive chat
 //	echo "text" | run -m model.gguf --tokenize       token ids as JSON
 //	run -m model.gguf --ids "2 17 42" --logits out.safetensors
+//	run -m DIR --ids "..." --features F.safetensors --logits out.safetensors   with images
 package main
 
 import (
@@ -33,6 +34,7 @@ type options struct {
 	tokenizerPath, ids, logits     string
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
+	img                            imageOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -63,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tokenizerPath, "tokenizer", "", "tokenizer.json to use instead of the model's vocabulary")
 	fs.StringVar(&o.ids, "ids", "", "evaluate exactly these space-separated token ids (with --logits)")
 	fs.StringVar(&o.logits, "logits", "", "write the logits of every --ids position to this safetensors file")
+	o.img.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -80,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if (o.ids == "") != (o.logits == "") {
 		return nil, errors.New("--ids and --logits go together")
+	}
+	if err := o.img.check(o.ids != ""); err != nil {
+		return nil, err
 	}
 	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices {
 		return nil, errors.New("no model: pass -m FILE.gguf or an HF checkpoint directory")
