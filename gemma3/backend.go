@@ -12,6 +12,8 @@ import (
 // backend runs a session's compiled steps and owns its KV cache.
 type backend interface {
 	run(c *compiled, ids, pos []int32) error
+	// runImages runs a step built with StepOptions.Images.
+	runImages(c *compiled, pos, spans []int32, embeds []float32) error
 	read(t *graph.Tensor) ([]float32, error)
 	cacheBytes() int64
 	close()
@@ -25,6 +27,12 @@ type cpuBackend struct {
 
 func (b *cpuBackend) run(c *compiled, ids, pos []int32) error {
 	env := &graph.Env{Inputs: map[string][]int32{"ids": ids, "pos": pos}, States: b.cache.states()}
+	return b.exec.Run(c.plan, env)
+}
+
+func (b *cpuBackend) runImages(c *compiled, pos, spans []int32, embeds []float32) error {
+	env := &graph.Env{Inputs: map[string][]int32{"pos": pos, "spans": spans},
+		Floats: map[string][]float32{"embeds": embeds}, States: b.cache.states()}
 	return b.exec.Run(c.plan, env)
 }
 
@@ -94,11 +102,21 @@ func newVkBackend(m *Model, d *gpu.Device, slots []int, opt Options) (*vkBackend
 }
 
 func (b *vkBackend) run(c *compiled, ids, pos []int32) error {
-	err := b.exec.Run(c.plan, map[string][]int32{"ids": ids, "pos": pos}, b.env)
+	return b.wrapOOM(b.exec.Run(c.plan, map[string][]int32{"ids": ids, "pos": pos}, b.env))
+}
+
+// wrapOOM adds the weight and cache sizes to an out-of-memory error.
+func (b *vkBackend) wrapOOM(err error) error {
 	if errors.Is(err, gpu.ErrOutOfMemory) {
 		return fmt.Errorf("gemma3: %w (weights %s, KV cache %s)", err, human(int64(b.exec.WeightBytes())), human(b.bytes))
 	}
 	return err
+}
+
+func (b *vkBackend) runImages(c *compiled, pos, spans []int32, embeds []float32) error {
+	b.env.Floats = map[string][]float32{"embeds": embeds}
+	defer func() { b.env.Floats = nil }()
+	return b.wrapOOM(b.exec.Run(c.plan, map[string][]int32{"pos": pos, "spans": spans}, b.env))
 }
 
 func (b *vkBackend) read(t *graph.Tensor) ([]float32, error) { return b.exec.Read(t) }

@@ -58,6 +58,10 @@ type Config struct {
 	BOS int
 	EOS []int // every id that ends generation
 	PAD int
+
+	// Image holds the ids of image prompts; zero fields mean the released
+	// models' values (ImageConfig.Resolved).
+	Image ImageConfig
 }
 
 // AttnScale is the factor applied to q·k (GEMMA3.md §1.4).

@@ -12,6 +12,12 @@ import (
 type StepOptions struct {
 	AllLogits bool // logits of every position, [T, vocab]
 	Hidden    bool // the embedding and each layer's output, then the final norm
+	// Images makes a step for a chunk holding image soft tokens: instead of
+	// the "ids" input it reads the f32 input "embeds" [T, H] (the scaled
+	// token embeddings with image features spliced in, GEMMA3.md §6.3) and
+	// the i32 input "spans" [T] (one nonzero id per image run, 0 for text)
+	// for the bidirectional image attention of GEMMA3.md §3. Not with Hidden.
+	Images bool
 }
 
 // Step is a graph for T tokens with handles to its outputs.
@@ -45,15 +51,23 @@ func (m *Model) BuildStep(T int, slots []int, opt StepOptions) (*Step, error) {
 	c, w := &m.Config, m.Weights
 	b := graph.NewBuilder()
 	eps := float32(c.RMSEps)
-	ids, pos := b.Input("ids", T), b.Input("pos", T)
+	pos := b.Input("pos", T)
 	embed := b.Matrix(w.Embed)
 	st := &Step{T: T}
-	x := b.Embed(ids, embed, c.EmbedScale) // [T, H]
+	var x, spans *graph.Tensor
+	if opt.Images {
+		if opt.Hidden {
+			return nil, fmt.Errorf("gemma3: hidden states of image steps are not supported")
+		}
+		x, spans = b.InputF32("embeds", T, c.Hidden), b.Input("spans", T)
+	} else {
+		x = b.Embed(b.Input("ids", T), embed, c.EmbedScale) // [T, H]
+	}
 	if opt.Hidden {
 		st.Hidden = append(st.Hidden, b.Output(x))
 	}
 	for i := range w.Layers {
-		x = m.layer(b, x, pos, i, slots, eps)
+		x = m.layer(b, x, pos, spans, i, slots, eps)
 		if opt.Hidden {
 			st.Hidden = append(st.Hidden, b.Output(x))
 		}
@@ -81,8 +95,9 @@ func (m *Model) BuildStep(T int, slots []int, opt StepOptions) (*Step, error) {
 	return st, nil
 }
 
-// layer is one decoder layer (GEMMA3.md §1.3).
-func (m *Model) layer(b *graph.Builder, x, pos *graph.Tensor, i int, slots []int, eps float32) *graph.Tensor {
+// layer is one decoder layer (GEMMA3.md §1.3); spans, when not nil, are
+// the image runs whose tokens attend to each other both ways (§3).
+func (m *Model) layer(b *graph.Builder, x, pos, spans *graph.Tensor, i int, slots []int, eps float32) *graph.Tensor {
 	c, w := &m.Config, &m.Weights.Layers[i]
 	rope := m.Config.RopeFor(i)
 	ra := func(heads int) graph.RopeAttr {
@@ -98,7 +113,12 @@ func (m *Model) layer(b *graph.Builder, x, pos *graph.Tensor, i int, slots []int
 	kn, vn := cacheNames(i)
 	at := m.attn(i, slots)
 	ck, cv := b.State(kn, at.Slots, c.KVHeads*c.HeadDim), b.State(vn, at.Slots, c.KVHeads*c.HeadDim)
-	o := b.Attention(q, k, v, ck, cv, pos, at) // [T, nH*D]
+	var o *graph.Tensor // [T, nH*D]
+	if spans != nil {
+		o = b.AttentionSpans(q, k, v, ck, cv, pos, spans, at)
+	} else {
+		o = b.Attention(q, k, v, ck, cv, pos, at)
+	}
 	x = b.Add(x, b.RMSNorm(b.MatMul(o, b.Matrix(w.OProj)), vec("post_attention_norm", w.PostAttnNorm), eps))
 
 	f := b.RMSNorm(x, vec("ffn_norm", w.PreFFNorm), eps)

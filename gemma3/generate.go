@@ -19,6 +19,9 @@ type GenerateOptions struct {
 	// OnToken receives every generated token as it is sampled (stop tokens
 	// excluded). Returning an error ends generation with that error.
 	OnToken func(id int) error
+	// Images holds the features of the image soft tokens in the prompt, as
+	// for Session.FeedImages; a prompt with soft tokens needs them.
+	Images [][]float32
 }
 
 // Stats measure one generation.
@@ -67,7 +70,9 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 	var logits []float32
 	switch {
 	case len(prompt) > 0:
-		logits, err = s.Feed(prompt)
+		logits, err = s.FeedImages(prompt, opt.Images)
+	case len(opt.Images) > 0:
+		err = errors.New("gemma3: generate: images without a prompt")
 	case s.lastLogits != nil:
 		logits = s.lastLogits
 	case len(s.tokens) > 0:

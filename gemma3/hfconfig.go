@@ -138,6 +138,11 @@ func parseHFConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	c.EmbedScale = EmbedScaleFor(c.Hidden, dtype)
+	if text != top {
+		if c.Image, err = hfImageConfig(top); err != nil {
+			return Config{}, err
+		}
+	}
 	return c, nil
 }
 

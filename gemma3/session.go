@@ -265,6 +265,12 @@ func (s *Session) checkRoom(n int) error {
 
 // Run evaluates ids as one chunk at the next positions.
 func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
+	return s.run(ids, opt, nil)
+}
+
+// run evaluates one chunk; img, when not nil, holds the image features of
+// its soft tokens (images.go) and opt.Images is set.
+func (s *Session) run(ids []int, opt StepOptions, img *imageChunk) (*Outputs, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("gemma3: no tokens to evaluate")
 	}
@@ -272,6 +278,9 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 		return nil, err
 	}
 	for _, id := range ids {
+		if img != nil && id == img.token {
+			continue // never looked up (GEMMA3.md §6.3)
+		}
 		if id < 0 || id >= s.m.Config.Vocab {
 			return nil, fmt.Errorf("gemma3: token id %d outside the vocabulary of %d", id, s.m.Config.Vocab)
 		}
@@ -284,7 +293,12 @@ func (s *Session) Run(ids []int, opt StepOptions) (*Outputs, error) {
 	for t, id := range ids {
 		idv[t], posv[t] = int32(id), int32(s.Pos()+t)
 	}
-	if err := s.be.run(c, idv, posv); err != nil {
+	if img != nil {
+		err = s.runImages(c, idv, posv, img)
+	} else {
+		err = s.be.run(c, idv, posv)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if s.upload != nil {

@@ -55,6 +55,15 @@ func (b *Builder) Input(name string, n int) *Tensor {
 	return t
 }
 
+// InputF32 declares a per-step f32 input of [rows, cols] (input
+// embeddings), bound like the i32 inputs by name (Env.Floats,
+// VulkanEnv.Floats).
+func (b *Builder) InputF32(name string, rows, cols int) *Tensor {
+	t := b.tensor(name, Input, F32, rows, cols)
+	b.g.Inputs = append(b.g.Inputs, t)
+	return t
+}
+
 // State declares a caller-owned f32 buffer of [rows, cols] that persists
 // across runs (a KV cache half).
 func (b *Builder) State(name string, rows, cols int) *Tensor {
@@ -123,6 +132,12 @@ func (b *Builder) RoPE(x, pos *Tensor, r RopeAttr) *Tensor {
 // Attention attends q over the chunk's k, v and the cached past, then
 // schedules the write of k, v into the cache after it.
 func (b *Builder) Attention(q, k, v, cacheK, cacheV, pos *Tensor, a kernels.Attn) *Tensor {
+	return b.attention(q, k, v, cacheK, cacheV, pos, nil, a)
+}
+
+// attention records Attention, with spans as the attention's last input
+// when not nil.
+func (b *Builder) attention(q, k, v, cacheK, cacheV, pos, spans *Tensor, a kernels.Attn) *Tensor {
 	kvw := a.KVHeads * a.HeadDim
 	switch {
 	case a.Heads <= 0 || a.KVHeads <= 0 || a.Heads%a.KVHeads != 0:
@@ -134,9 +149,23 @@ func (b *Builder) Attention(q, k, v, cacheK, cacheV, pos *Tensor, a kernels.Attn
 	case pos.Len() != q.Rows() || k.Rows() != q.Rows() || v.Rows() != q.Rows():
 		b.fail("attention: %d positions for %d queries", pos.Len(), q.Rows())
 	}
-	out := b.node(OpAttention, a, b.act("attention", q.Rows(), q.Cols()), q, k, v, cacheK, cacheV, pos)
+	in := []*Tensor{q, k, v, cacheK, cacheV, pos}
+	if spans != nil {
+		in = append(in, spans)
+	}
+	out := b.node(OpAttention, a, b.act("attention", q.Rows(), q.Cols()), in...)
 	b.node(OpCacheWrite, a, nil, k, v, cacheK, cacheV, pos, out)
 	return out
+}
+
+// AttentionSpans is Attention where chunk tokens with the same nonzero id
+// in spans (an i32 input of one id per query) also see each other both
+// ways, whatever the window (images, kernels.AttentionSpans).
+func (b *Builder) AttentionSpans(q, k, v, cacheK, cacheV, pos, spans *Tensor, a kernels.Attn) *Tensor {
+	if spans.DType != I32 || spans.Len() != q.Rows() {
+		b.fail("attention: spans %v for %d queries", spans, q.Rows())
+	}
+	return b.attention(q, k, v, cacheK, cacheV, pos, spans, a)
 }
 
 // Add returns a + b.

@@ -8,11 +8,12 @@ import (
 	"gemmavk/kernels"
 )
 
-// Env binds a plan's caller-owned tensors by name: per-step inputs and the
-// persistent state buffers (KV cache).
+// Env binds a plan's caller-owned tensors by name: per-step inputs (i32,
+// and f32 ones in Floats) and the persistent state buffers (KV cache).
 type Env struct {
 	Inputs map[string][]int32
 	States map[string][]float32
+	Floats map[string][]float32
 }
 
 // CPU runs plans with the kernels references, splitting each op's rows
@@ -55,6 +56,14 @@ func (c *CPU) Run(p *Plan, env *Env) error {
 	c.plan = p
 	bind := make([]binding, len(p.Graph.Tensors))
 	for _, t := range p.Graph.Inputs {
+		if t.DType == F32 {
+			v, ok := env.Floats[t.Name]
+			if !ok || len(v) != t.Len() {
+				return fmt.Errorf("graph: cpu: input %s: got %d values, want %d", t.Name, len(v), t.Len())
+			}
+			bind[t.ID].f = v
+			continue
+		}
 		v, ok := env.Inputs[t.Name]
 		if !ok || len(v) != t.Len() {
 			return fmt.Errorf("graph: cpu: input %s: got %d values, want %d", t.Name, len(v), t.Len())
@@ -123,9 +132,13 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 			}
 		}
 		keys := int(pos[len(pos)-1]) + 1
+		var spans []int32
+		if len(in) > 6 {
+			spans = i32(in[6])
+		}
 		c.parallel(len(pos)*a.Heads, func(lo, hi int) {
-			kernels.Attention(f32(n.Out), f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(in[4]),
-				pos, a, make([]float32, keys), lo, hi)
+			kernels.AttentionSpans(f32(n.Out), f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(in[4]),
+				pos, spans, a, make([]float32, keys), lo, hi)
 		})
 	case OpCacheWrite:
 		// Sequential: rows of a chunk longer than the ring land on the same slot.

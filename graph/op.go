@@ -15,7 +15,7 @@ const (
 	OpMatMul
 	// OpRoPE: rotary embedding of each head. In: x, pos. Attr: RopeAttr.
 	OpRoPE
-	// OpAttention: In: q, k, v, cacheK, cacheV, pos. Attr: kernels.Attn.
+	// OpAttention: In: q, k, v, cacheK, cacheV, pos[, spans]. Attr: kernels.Attn.
 	OpAttention
 	// OpCacheWrite: no output. In: k, v, cacheK, cacheV, pos, after (the
 	// attention output that must be computed before the cache changes).

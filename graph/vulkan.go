@@ -45,9 +45,11 @@ type VulkanOptions struct {
 	OnUpload func(bytes int64)
 }
 
-// VulkanEnv binds a plan's state tensors to device buffers by name.
+// VulkanEnv binds a plan's state tensors to device buffers by name, and
+// holds the values of its f32 inputs for the next run.
 type VulkanEnv struct {
 	States map[string]gpu.Buffer
+	Floats map[string][]float32
 }
 
 // NewVulkan returns an executor on d.
@@ -117,11 +119,24 @@ func (v *Vulkan) Run(p *Plan, inputs map[string][]int32, env *VulkanEnv) error {
 		}
 	}
 	for _, t := range p.Graph.Inputs {
+		dst := vp.inputs[t.Name].Bytes()
+		if t.DType == F32 {
+			var val []float32
+			if env != nil {
+				val = env.Floats[t.Name]
+			}
+			if len(val) != t.Len() {
+				return fmt.Errorf("graph: vulkan: input %s: got %d values, want %d", t.Name, len(val), t.Len())
+			}
+			for i, x := range val {
+				binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(x))
+			}
+			continue
+		}
 		val, ok := inputs[t.Name]
 		if !ok || len(val) != t.Len() {
 			return fmt.Errorf("graph: vulkan: input %s: got %d values, want %d", t.Name, len(val), t.Len())
 		}
-		dst := vp.inputs[t.Name].Bytes()
 		for i, x := range val {
 			binary.LittleEndian.PutUint32(dst[4*i:], uint32(x))
 		}

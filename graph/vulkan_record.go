@@ -337,10 +337,16 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	if a.Window > 0 {
 		keys = min(keys, a.Window+T)
 	}
-	opts := kernels.AttnOpts{CacheF32: r.v.opt.CacheF32}
+	opts := kernels.AttnOpts{CacheF32: r.v.opt.CacheF32, Spans: len(in) > 6}
 	bufs, err := r.bufs(in[0], in[1], in[2], in[3], in[4], in[5])
 	if err != nil {
 		return err
+	}
+	var spans []gpu.Buffer // binding 7, after the output
+	if opts.Spans {
+		if spans, err = r.bufs(in[6]); err != nil {
+			return err
+		}
 	}
 	splits := 1
 	if T == 1 {
@@ -351,7 +357,7 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		if err != nil {
 			return err
 		}
-		return r.dispatch(ds, append(bufs, out), bufs, []gpu.Buffer{out})
+		return r.dispatch(ds, append(append(bufs, out), spans...), append(bufs, spans...), []gpu.Buffer{out})
 	}
 	ds, err := kernels.AttentionSplitVk(c, a, T, splits, opts)
 	if err != nil {
@@ -362,7 +368,7 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		return err
 	}
 	r.vp.scratch = append(r.vp.scratch, scratch)
-	if err := r.dispatch(ds[0], append(bufs, scratch), bufs, []gpu.Buffer{scratch}); err != nil {
+	if err := r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch}); err != nil {
 		return err
 	}
 	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})

@@ -54,12 +54,16 @@ func Attention(out, q, k, v, ck, cv []float32, pos []int32, a Attn, scores []flo
 }
 
 // AttentionSpans is Attention with bidirectional spans (GEMMA3.md §3,
-// images): besides the keys of KeyRange, the chunk token t also sees every
-// chunk token u with spans[u] == spans[t] != 0, earlier or later, whatever
-// the window. spans ([T] span ids, 0 for text) may be nil: plain causal
-// attention. Spans concern the chunk only, as an image never straddles two
-// chunks. scores is scratch of at least pos[T-1]+1 floats (or Window+T on
-// sliding layers).
+// images): the chunk token t also sees every later chunk token u with
+// spans[u] == spans[t] != 0, and the sliding window still bounds what it
+// sees (j > p - W), since transformers ORs the image rule onto the causal
+// mask and applies the window overlay after it (its outputs for the
+// vlm-tiny fixture, whose 16-token image is longer than the window of 6,
+// show it). For the released models (W >= 512 > 256 tokens per image) this
+// is the same as an OR onto the windowed mask. spans ([T] span ids, 0 for
+// text) may be nil: plain causal attention. Spans concern the chunk only,
+// as an image never straddles two chunks. scores is scratch of at least
+// pos[T-1]+1 floats (or Window+T on sliding layers).
 func AttentionSpans(out, q, k, v, ck, cv []float32, pos, spans []int32, a Attn, scores []float32, i0, i1 int) {
 	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
 	group := a.Heads / a.KVHeads
@@ -74,18 +78,19 @@ func AttentionSpans(out, q, k, v, ck, cv []float32, pos, spans []int32, a Attn, 
 			span = spans[t]
 		}
 		if span != 0 {
-			// Widen the range to the chunk tokens of the same span.
+			// Widen the range to the later chunk tokens of the same span;
+			// the earlier ones are in it or outside the window.
 			for u, s := range spans {
 				if s == span {
-					lo, hi = min(lo, p0+u), max(hi, p0+u+1)
+					hi = max(hi, p0+u+1)
 				}
 			}
 		}
 		allowed := func(j int) bool {
-			if j <= p && (a.Window == 0 || j > p-a.Window) {
-				return true
+			if a.Window > 0 && j <= p-a.Window {
+				return false
 			}
-			return span != 0 && j >= p0 && spans[j-p0] == span
+			return j <= p || (span != 0 && j >= p0 && spans[j-p0] == span)
 		}
 		qh := q[(t*a.Heads+h)*d : (t*a.Heads+h+1)*d]
 		key := func(j int) ([]float32, []float32) {

@@ -14,7 +14,7 @@ func naiveAttention(q, k, v []float32, P int, a Attn) []float32 {
 }
 
 // naiveSpanAttention adds the image rule (spans nil: none):
-// allowed(p, j) = (j <= p && (W == 0 || j > p-W)) || spans[p] == spans[j] != 0.
+// allowed(p, j) = (j <= p || spans[p] == spans[j] != 0) && (W == 0 || j > p-W).
 func naiveSpanAttention(q, k, v []float32, spans []int32, P int, a Attn) []float32 {
 	d, kvw := a.HeadDim, a.KVHeads*a.HeadDim
 	out := make([]float32, P*a.Heads*d)
@@ -26,7 +26,7 @@ func naiveSpanAttention(q, k, v []float32, spans []int32, P int, a Attn) []float
 			for j := 0; j < P; j++ {
 				s[j] = math.Inf(-1)
 				image := spans != nil && spans[p] != 0 && spans[p] == spans[j]
-				if (j <= p && (a.Window == 0 || j > p-a.Window)) || image {
+				if (j <= p || image) && (a.Window == 0 || j > p-a.Window) {
 					var dot float64
 					for c := 0; c < d; c++ {
 						dot += float64(q[(p*a.Heads+h)*d+c]) * float64(k[j*kvw+g*d+c])

@@ -5,8 +5,9 @@
 //   out[t,h] = Σ_j softmax_j(Scale · q[t,h]·k[j,g]) · v[j,g],  g = h / (nH/nKV)
 //
 // over the keys j the query at p = p0+t may see: j <= p, and j > p - Window
-// when Window > 0; with SPANS, also every chunk token u with
-// spans[u] == spans[t] != 0 (image tokens, both ways, whatever the window).
+// when Window > 0; with SPANS, also every later chunk token u with
+// spans[u] == spans[t] != 0 (image tokens see each other both ways), the
+// window still applying (as transformers does; kernels.AttentionSpans).
 // Keys j >= p0 come from k, v (row j - p0); older ones from the caches, row
 // j % Slots (attend, then write: the caches do not hold the chunk yet).
 //
@@ -28,7 +29,7 @@
 // Mapping: group (x, y, z) = (row block, kv head g, split). The T*(nH/nKV)
 // query rows of kv head g, r = t*(nH/nKV) + (h - g*(nH/nKV)), are cut into
 // blocks of BR; a block attends over the keys [lo, hi) its rows may see
-// (with SPANS, widened to the whole chunk); SPLIT cuts that range into
+// (with SPANS, widened to the end of the chunk); SPLIT cuts that range into
 // Splits runs of whole tiles, one per z.
 //! variant attention_f16
 //! variant attention_f16_spans SPANS
@@ -83,12 +84,15 @@ bool key_allowed(uint i, uint j) {
     }
     uint t = r / grp;
     uint p = p0 + t;
-    if (j <= p && (pc.window == 0 || j + pc.window > p)) {
+    if (pc.window != 0 && j + pc.window <= p) {
+        return false;
+    }
+    if (j <= p) {
         return true;
     }
 #ifdef SPANS
     int s = spans[t];
-    return j >= p0 && s != 0 && spans[j - p0] == s;
+    return s != 0 && spans[j - p0] == s; // j > p >= p0: a chunk token
 #else
     return false;
 #endif
@@ -145,8 +149,7 @@ void main() {
     uint lo = (pc.window > 0 && p_first + 1 > pc.window) ? p_first + 1 - pc.window : 0;
     uint hi = p_last + 1;
 #ifdef SPANS
-    lo = min(lo, p0);
-    hi = p0 + pc.T;
+    hi = p0 + pc.T; // later tokens of the same span; earlier ones are in [lo, hi)
 #endif
 #ifdef SPLIT
     uint per = ((hi - lo + pc.splits - 1) / pc.splits + BC - 1) / BC * BC;

@@ -62,8 +62,14 @@ func parseIDs(s string) ([]int, error) {
 
 // writeLogits evaluates exactly the given ids (no template, nothing added)
 // and writes the logits of every position as tensor "logits" [T, vocab].
+// Image soft tokens among the ids take the features of the images given
+// with --pixels or --features (images.go).
 func writeLogits(o *options, m *gemma3.Model) error {
 	ids, err := parseIDs(o.ids)
+	if err != nil {
+		return err
+	}
+	images, err := o.img.images(o.model, m)
 	if err != nil {
 		return err
 	}
@@ -72,7 +78,7 @@ func writeLogits(o *options, m *gemma3.Model) error {
 	if err != nil {
 		return err
 	}
-	logits, err := s.FeedAll(ids)
+	logits, err := s.FeedImagesAll(ids, images)
 	if err != nil {
 		return err
 	}

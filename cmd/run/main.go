@@ -7,6 +7,7 @@
 //	echo "text" | run -m model.gguf --tokenize       token ids as JSON
 //	run -m model.gguf --ids "2 17 42" --logits out.safetensors
 //	run --preprocess photo.jpg --pixels-out pixels.safetensors
+//	run -m DIR --ids "..." --features F.safetensors --logits out.safetensors   with images
 package main
 
 import (
@@ -35,6 +36,7 @@ type options struct {
 	n, ctx, chunk, threads         int
 	sampling                       sample.Config
 	pre                            preprocessOptions
+	img                            imageOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.ids, "ids", "", "evaluate exactly these space-separated token ids (with --logits)")
 	fs.StringVar(&o.logits, "logits", "", "write the logits of every --ids position to this safetensors file")
 	o.pre.register(fs)
+	o.img.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -86,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--ids and --logits go together")
 	}
 	if err := o.pre.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.img.check(o.ids != ""); err != nil {
 		return nil, err
 	}
 	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices && o.pre.image == "" {
