@@ -12,39 +12,6 @@ import (
 	"gemmavk/tokenizer"
 )
 
-func TestExpandImages(t *testing.T) {
-	const seq = "\n\n<start_of_image><image_soft_token><image_soft_token><end_of_image>\n\n"
-	for _, c := range []struct {
-		name, prompt string
-		crops        []int
-		want         string
-	}{
-		{"text", "<bos>hi", nil, "<bos>hi"},
-		{"one image", "user\n<start_of_image>Describe", nil, "user\n" + seq + "Describe"},
-		{"two images, no crops", "<start_of_image>a<start_of_image>", []int{0, 0}, seq + "a" + seq},
-		{"pan and scan", "x<start_of_image>y", []int{2},
-			"xHere is the original image " + seq + " and here are some crops to help you see better " + seq + " " + seq + "y"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := ExpandImages(c.prompt, 2, c.crops)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != c.want {
-				t.Errorf("got  %q\nwant %q", got, c.want)
-			}
-		})
-	}
-	for _, c := range []struct {
-		crops  []int
-		tokens int
-	}{{[]int{1, 2}, 2}, {[]int{-1}, 2}, {nil, 0}} {
-		if _, err := ExpandImages("<start_of_image>", c.tokens, c.crops); err == nil {
-			t.Errorf("crops %v, tokens %d: no error", c.crops, c.tokens)
-		}
-	}
-}
-
 // TestImagePromptIDs renders, expands and tokenizes the processor
 // fixture's Pan & Scan prompt with the real tokenizer: the ids are
 // transformers' (less the second <bos> its processor adds).

@@ -9,14 +9,10 @@ import (
 
 // Image token ids of the Gemma 3 tokenizer (GEMMA3.md §8.1).
 const (
-	StartOfImageID   = 255999 // <start_of_image>, BOI
-	EndOfImageID     = 256000 // <end_of_image>, EOI
-	ImageSoftTokenID = 262144 // <image_soft_token>, replaced by image features
+	StartOfImageID   = DefaultBOI        // <start_of_image>, BOI
+	EndOfImageID     = DefaultEOI        // <end_of_image>, EOI
+	ImageSoftTokenID = DefaultImageToken // <image_soft_token>, replaced by image features
 )
-
-// DefaultImageTokens is mm_tokens_per_image of the Gemma 3 vision models:
-// the 256 soft tokens one 896×896 image becomes (GEMMA3.md §6.2).
-const DefaultImageTokens = 256
 
 // ImageSeq is the text one image becomes (GEMMA3.md §8.3):
 // "\n\n<start_of_image>" + n × "<image_soft_token>" + "<end_of_image>\n\n".
