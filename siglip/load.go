@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gemmavk/gguf"
@@ -356,6 +357,10 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	}
 	if eps, ok := f.Float("clip.vision.attention.layer_norm_epsilon"); ok {
 		c.LayerNormEps = eps
+		if v, _ := f.Get("clip.vision.attention.layer_norm_epsilon"); v.Type == gguf.TypeFloat32 {
+			// The shortest decimal of the f32: 1e-6, not 9.99999997e-7.
+			c.LayerNormEps, _ = strconv.ParseFloat(strconv.FormatFloat(eps, 'g', -1, 32), 64)
+		}
 	}
 	if c.TextHidden == 0 {
 		if t, ok := f.Tensor("mm.input_projection.weight"); ok && t.Dim(0) <= math.MaxInt32 {
