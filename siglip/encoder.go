@@ -209,6 +209,7 @@ func (e *Encoder) read(t *graph.Tensor) ([]float32, error) {
 // Close releases what the encoder holds on its device. The model stays
 // open.
 func (e *Encoder) Close() {
+	e.cpu = nil
 	if e.vk != nil {
 		e.vk.Close()
 		e.vk = nil
