@@ -49,6 +49,17 @@ func (c Config) PoolKernel() int {
 	return c.PatchesPerSide() / isqrt(c.TokensPerImage)
 }
 
+// FLOPs is the arithmetic of one image, two per multiply-add of the
+// matrix products and of attention (the elementwise ops, norms and
+// softmax are left out): patch embedding, per layer the four attention
+// projections, q·kᵀ and the weighted sum of v, the two MLP matrices, then
+// the projection.
+func (c Config) FLOPs() float64 {
+	n, h, i := float64(c.Patches()), float64(c.Hidden), float64(c.Intermediate)
+	layer := 4*n*h*h + 2*n*n*h + 2*n*h*i
+	return 2 * (n*float64(c.PatchLen())*h + float64(c.Layers)*layer + float64(c.TokensPerImage)*h*float64(c.TextHidden))
+}
+
 // PixelLen is the number of values of one image's pixels.
 func (c Config) PixelLen() int { return c.Channels * c.ImageSize * c.ImageSize }
 
