@@ -115,8 +115,10 @@ func (c *CPU) vision(n *Node, f32 func(*Tensor) []float32) (ok bool, err error) 
 	case OpAttentionFull:
 		a := n.Attr.(FullAttnAttr)
 		T := in[0].Rows()
+		// Work items h*T + t: each goroutine gathers the keys and values of
+		// few heads.
 		c.parallel(T*a.Heads, func(lo, hi int) {
-			kernels.AttentionFull(out, f32(in[0]), f32(in[1]), f32(in[2]), T, a.Heads, a.HeadDim, a.Scale, lo, hi)
+			kernels.AttentionFullBatch(out, f32(in[0]), f32(in[1]), f32(in[2]), T, a.Heads, a.HeadDim, a.Scale, lo, hi)
 		})
 	case OpAvgPool:
 		p := n.Attr.(PoolAttr)
