@@ -155,6 +155,9 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 		if ok, err := c.fused(n, f32, i32); ok || err != nil {
 			return err
 		}
+		if ok, err := c.vision(n, f32); ok || err != nil {
+			return err
+		}
 		return fmt.Errorf("op %d has no CPU implementation", n.Op)
 	}
 	return nil

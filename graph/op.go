@@ -1,6 +1,10 @@
 package graph
 
-import "gemmavk/kernels"
+import (
+	"fmt"
+
+	"gemmavk/kernels"
+)
 
 // Op names an operation of the catalogue in package kernels.
 type Op int
@@ -47,7 +51,15 @@ const (
 var opNames = [...]string{"embed", "rmsnorm", "matmul", "rope", "attention", "cache_write", "add", "gelu_mul", "last_row",
 	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm"}
 
-func (o Op) String() string { return opNames[o] }
+func (o Op) String() string {
+	if s, ok := visionOpName(o); ok {
+		return s
+	}
+	if o < 0 || int(o) >= len(opNames) {
+		return fmt.Sprintf("op(%d)", int(o))
+	}
+	return opNames[o]
+}
 
 // EmbedAttr parameterizes OpEmbed.
 type EmbedAttr struct{ Scale float32 }

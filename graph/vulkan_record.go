@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"errors"
 	"fmt"
 
 	"gemmavk/gpu"
@@ -321,7 +320,7 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 		ds := kernels.AddRMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps, second)
 		return r.dispatch(ds, []gpu.Buffer{b[0], b[1], b[2], g2, out, f}, b[:2], writes)
 	}
-	return errors.New("no Vulkan lowering")
+	return r.vision(n, out)
 }
 
 // attention records a chunk's attention: one dispatch, or split-K with a

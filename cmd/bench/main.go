@@ -6,7 +6,10 @@
 //	bench --synthetic tiny -n 16 -o json
 //
 // With --ppl FILE.txt it reports the text's perplexity instead (see
-// perplexity).
+// perplexity); with --vision, the SigLIP encoder's time per image (see
+// benchVision):
+//
+//	bench --vision --synthetic 4b --quant f16 -r 3 --backend vulkan,cpu
 //
 // Tests: "pp N" feeds N tokens in one chunk after D tokens of context; "tg N"
 // generates N tokens one at a time (greedy, end-of-sequence ignored) after
@@ -43,6 +46,7 @@ type options struct {
 	device, output                 string
 	ppl, top1Out, idsOut           string
 	profile, exact                 bool
+	vision, quantSet               bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -66,9 +70,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.ppl, "ppl", "", "instead of speed, the perplexity of this text file (teacher forced, one sequence)")
 	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
 	fs.StringVar(&o.idsOut, "ids-out", "", "with --ppl: write the text's token ids here")
+	fs.BoolVar(&o.vision, "vision", false, "instead, the SigLIP encode time per image (-m HF dir or mmproj GGUF, or --synthetic tiny|4b|12b|27b with --quant f32|f16|bf16|q8_0, default f16)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.quantSet = o.quantSet || f.Name == "quant" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -152,6 +158,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.vision {
+		return benchVision(o, stdout, stderr)
+	}
 	path, name := o.model, filepath.Base(o.model)
 	if o.synthetic != "" {
 		if path, err = syntheticFile(o, stderr); err != nil {
@@ -166,16 +175,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer m.Close()
 	backends := o.backends
 	if len(backends) == 0 {
-		backends = []string{"cpu"}
-		if in, err := gpu.NewInstance(gpu.InstanceOptions{}); err == nil {
-			// A software Vulkan device is slower than the CPU executor.
-			if devs, err := in.Devices(); err == nil {
-				if d, err := gpu.Choose(devs, o.device); err == nil && d.Type != gpu.TypeCPU {
-					backends = []string{"vulkan"}
-				}
-			}
-			in.Close()
-		}
+		backends = defaultBackends(o.device)
 	}
 	if o.ppl != "" {
 		return perplexity(o, m, backends, stdout, stderr)
@@ -203,6 +203,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %.1f | %.1f | %.1f |\n", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
 	}
 	return nil
+}
+
+// defaultBackends is vulkan on a GPU, else cpu: a software Vulkan device
+// is slower than the CPU executor.
+func defaultBackends(device string) []string {
+	backends := []string{"cpu"}
+	if in, err := gpu.NewInstance(gpu.InstanceOptions{}); err == nil {
+		if devs, err := in.Devices(); err == nil {
+			if d, err := gpu.Choose(devs, device); err == nil && d.Type != gpu.TypeCPU {
+				backends = []string{"vulkan"}
+			}
+		}
+		in.Close()
+	}
+	return backends
 }
 
 // syntheticFile returns the synthetic model's path, writing it first if
