@@ -73,7 +73,7 @@ func newVkBackend(m *Model, d *gpu.Device, slots []int, opt Options) (*vkBackend
 			d.Info.Name, human(weights), human(cache), opt.Ctx, human(have), gpu.ErrOutOfMemory)
 	}
 	b := &vkBackend{
-		exec:   graph.NewVulkan(d, graph.VulkanOptions{CacheF32: opt.CacheF32, Logger: opt.Logger}),
+		exec:   graph.NewVulkan(d, graph.VulkanOptions{CacheF32: opt.CacheF32, Logger: opt.Logger, Weights: opt.Weights}),
 		env:    &graph.VulkanEnv{States: map[string]gpu.Buffer{}},
 		bytes:  cache,
 		device: d,

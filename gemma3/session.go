@@ -26,6 +26,9 @@ type Options struct {
 	Device *gpu.Device
 	// CacheF32 keeps the GPU KV cache in f32 instead of f16.
 	CacheF32 bool
+	// Weights, with Device, shares one upload of the weights among the
+	// sessions given the same store (nil: the session uploads its own).
+	Weights *graph.DeviceWeights
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so
