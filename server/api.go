@@ -116,7 +116,7 @@ type chatResponse struct {
 	Model             string       `json:"model"`
 	SystemFingerprint string       `json:"system_fingerprint"`
 	Choices           []chatChoice `json:"choices"`
-	Usage             *usage       `json:"usage"`
+	Usage             *usage       `json:"usage,omitempty"`
 }
 
 type chatChoice struct {
@@ -139,7 +139,7 @@ type completionResponse struct {
 	Model             string             `json:"model"`
 	SystemFingerprint string             `json:"system_fingerprint"`
 	Choices           []completionChoice `json:"choices"`
-	Usage             *usage             `json:"usage"`
+	Usage             *usage             `json:"usage,omitempty"`
 }
 
 type completionChoice struct {
