@@ -100,3 +100,43 @@ func ExampleModel_Complete() {
 	fmt.Printf("%q %v\n", res.Text, res.IDs)
 	// Output: "Ӵʣ)ƊƊƊ" [998 583 12 302 302 302]
 }
+
+// Lend sessions to concurrent requests; a request whose prompt extends
+// what a session holds is evaluated only from there.
+func ExampleModel_NewPool() {
+	path, cleanup := tinyGGUF()
+	defer cleanup()
+	m, err := gemmavk.Load(path, gemmavk.Options{Device: "cpu", Ctx: 256})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	pool := m.NewPool(2, 8) // two sessions, eight requests may wait
+	defer pool.Close()
+	ctx := context.Background()
+	opt := gemmavk.GenerateOptions{MaxTokens: 4, Sampling: sample.Config{RepeatPenalty: 3}}
+	ask := func(msgs []gemmavk.Message) gemmavk.Result {
+		ids, err := m.ChatIDs(msgs)
+		if err != nil {
+			log.Fatal(err)
+		}
+		s, err := pool.Acquire(ctx, ids)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer pool.Release(s)
+		res, err := s.Generate(ctx, ids, opt)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return res
+	}
+	msgs := []gemmavk.Message{{Role: "user", Text: "Hi"}}
+	first := ask(msgs)
+	msgs = append(msgs, gemmavk.Message{Role: "assistant", Text: first.Text}, gemmavk.Message{Role: "user", Text: "More"})
+	second := ask(msgs)
+	// The first turn's prompt and answer were in the cache (the answer must
+	// tokenize back to the ids generated, as it does here).
+	fmt.Println(second.Stats.CachedTokens == first.Stats.PromptTokens+first.Stats.Tokens)
+	// Output: true
+}

@@ -49,7 +49,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is told how loading goes: Stage "load" (reading
 	// the model file), then on a GPU "upload" (weights to device memory,
-	// Done and Total in bytes).
+	// Done and Total in bytes; the last report has Done == Total).
 	Progress func(Progress)
 }
 
@@ -160,14 +160,31 @@ func open(g *gemma3.Model, opt Options) (*Model, error) {
 		m.closeDevice()
 		return nil, err
 	}
+	if m.weights != nil {
+		n := int64(m.weights.Bytes())
+		progress(opt, "upload", n, n)
+	}
 	m.spare = s
 	return m, nil
 }
 
 func (m *Model) setDevice(d *gpu.Device) {
 	m.dev, m.weights = d, graph.NewDeviceWeights(d)
-	total := m.g.WeightBytes()
-	m.weights.OnUpload = func(n uint64) { progress(m.opt, "upload", int64(n), total) }
+	total := uploadBytes(m.g)
+	m.weights.OnUpload = func(n uint64) { progress(m.opt, "upload", min(int64(n), total-1), total) }
+}
+
+// uploadBytes is what the GPU executor uploads for g: the matrices and the
+// norm gains.
+func uploadBytes(g *gemma3.Model) int64 {
+	w := g.Weights
+	n := g.WeightBytes() + 4*int64(len(w.FinalNorm))
+	for _, l := range w.Layers {
+		for _, v := range [][]float32{l.InputNorm, l.QNorm, l.KNorm, l.PostAttnNorm, l.PreFFNorm, l.PostFFNorm} {
+			n += 4 * int64(len(v))
+		}
+	}
+	return n
 }
 
 func (m *Model) closeDevice() {

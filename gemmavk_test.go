@@ -8,10 +8,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"gemmavk/internal/testmodel"
 )
 
 func TestStopper(t *testing.T) {
@@ -141,4 +145,58 @@ func sameColor(a, b color.Color) bool {
 	r1, g1, b1, a1 := a.RGBA()
 	r2, g2, b2, a2 := b.RGBA()
 	return r1 == r2 && g1 == g2 && b1 == b2 && a1 == a2
+}
+
+// TestVulkanSharedWeights loads the tiny model on a Vulkan device: the
+// upload is reported up to its end, and further sessions add KV caches but
+// no weights.
+func TestVulkanSharedWeights(t *testing.T) {
+	g, err := testmodel.TextTiny()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var reports []Progress
+	m, err := FromModel(g, Options{Device: "vulkan", Ctx: 64, Progress: func(p Progress) { reports = append(reports, p) }})
+	if err != nil {
+		if os.Getenv("GEMMAVK_REQUIRE_GPU") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	defer m.Close()
+	if m.Info().Backend != "vulkan" || len(reports) == 0 {
+		t.Fatalf("info %+v, %d progress reports", m.Info(), len(reports))
+	}
+	last := reports[len(reports)-1]
+	if last.Stage != "upload" || last.Done != last.Total || last.Done < g.WeightBytes() {
+		t.Fatalf("last progress report %+v, weights %d bytes", last, g.WeightBytes())
+	}
+	up := m.weights.Bytes()
+	var ss []*Session
+	for range 3 {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ss = append(ss, s)
+	}
+	ids := []int{2, 10, 11, 12}
+	want, err := ss[0].Generate(context.Background(), ids, GenerateOptions{MaxTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss[1:] {
+		got, err := s.Generate(context.Background(), ids, GenerateOptions{MaxTokens: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.IDs, want.IDs) {
+			t.Fatalf("sessions disagree: %v and %v", got.IDs, want.IDs)
+		}
+	}
+	if m.weights.Bytes() != up {
+		t.Fatalf("weights grew from %d to %d bytes with more sessions", up, m.weights.Bytes())
+	}
 }
