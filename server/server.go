@@ -376,6 +376,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, chat bool) 
 		out.start() // the role chunk goes out before the prompt is evaluated
 	}
 	var genErr error
+	gone := false
 	for tok, err := range sess.Stream(ctx, j.ids, j.opt) {
 		if err != nil {
 			genErr = err
@@ -383,7 +384,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, chat bool) 
 		}
 		if tok.Text != "" {
 			if err := out.text(tok.Text); err != nil {
-				genErr = err
+				gone = true // the client cannot be written to
 				break
 			}
 		}
@@ -396,7 +397,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, chat bool) 
 	s.cachedTokens.Add(int64(st.CachedTokens))
 	s.genTokens.Add(int64(st.Tokens))
 	switch {
-	case ctx.Err() != nil:
+	case gone || ctx.Err() != nil:
 		s.cancelled.Add(1)
 		s.log.Info("request cancelled", "prompt", st.PromptTokens, "tokens", st.Tokens)
 		return
