@@ -82,7 +82,7 @@ func newVkBackend(m *Model, d *gpu.Device, slots []int, opt Options) (*vkBackend
 	}
 	b := &vkBackend{
 		exec: graph.NewVulkan(d, graph.VulkanOptions{CacheF32: opt.CacheF32, ExactMatVec: opt.ExactMatVec, Logger: opt.Logger,
-			OnUpload: opt.onUpload}),
+			OnUpload: opt.onUpload, Weights: opt.Weights}),
 		env:    &graph.VulkanEnv{States: map[string]gpu.Buffer{}},
 		bytes:  cache,
 		device: d,

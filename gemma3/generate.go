@@ -120,9 +120,16 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOption
 
 // logitsAfterLast recomputes the logits after the last token in the cache
 // by feeding it again at its own position: the cache row it rewrites gets
-// the same keys and values.
+// the same keys and values. When a sliding ring may no longer hold the
+// window before it (a step queued past the end wrote one position further,
+// see rewind.go), the whole sequence is fed again.
 func (s *Session) logitsAfterLast() ([]float32, error) {
 	n := len(s.tokens)
+	if !s.CanRewind(n - 1) {
+		ids := append([]int(nil), s.tokens...)
+		s.Reset()
+		return s.Feed(ids)
+	}
 	last := s.tokens[n-1]
 	s.tokens = s.tokens[:n-1]
 	return s.Feed([]int{last})

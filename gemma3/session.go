@@ -38,6 +38,9 @@ type Options struct {
 	Progress func(done, total int64)
 
 	onUpload func(bytes int64) // set by NewSession from Progress
+	// Weights, with Device, shares one upload of the weights among the
+	// sessions given the same store (nil: the session uploads its own).
+	Weights *graph.DeviceWeights
 }
 
 // Session is one sequence being evaluated: its KV cache, the tokens fed so

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"unsafe"
 
 	"gemmavk/gpu"
-	"gemmavk/kernels"
 )
 
 // Vulkan runs plans on a GPU. Weights are uploaded once, on first use, and
@@ -22,12 +20,12 @@ import (
 // binds by name (VulkanEnv); attention reads them as f16 unless
 // VulkanOptions.CacheF32.
 type Vulkan struct {
-	dev     *gpu.Device
-	opt     VulkanOptions
-	weights map[any]gpu.Buffer // by *kernels.Weight, or by the vector's first element
-	tables  map[[3]float64]gpu.Buffer
-	plans   map[*Plan]*vkPlan
-	last    *vkPlan
+	dev   *gpu.Device
+	opt   VulkanOptions
+	store *DeviceWeights // opt.Weights, or one of its own
+	owns  bool           // the store is the executor's own
+	plans map[*Plan]*vkPlan
+	last  *vkPlan
 }
 
 // VulkanOptions configure a Vulkan executor.
@@ -43,6 +41,9 @@ type VulkanOptions struct {
 	// OnUpload, when set, is called after each weight upload with the
 	// bytes it copied, so a caller can show the upload's progress.
 	OnUpload func(bytes int64)
+	// Weights shares uploaded weights with other executors on the same
+	// device (nil: the executor uploads its own and frees them on Close).
+	Weights *DeviceWeights
 }
 
 // VulkanEnv binds a plan's state tensors to device buffers by name, and
@@ -57,8 +58,11 @@ func NewVulkan(d *gpu.Device, opt VulkanOptions) *Vulkan {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Vulkan{dev: d, opt: opt, weights: map[any]gpu.Buffer{}, tables: map[[3]float64]gpu.Buffer{},
-		plans: map[*Plan]*vkPlan{}}
+	v := &Vulkan{dev: d, opt: opt, store: opt.Weights, plans: map[*Plan]*vkPlan{}}
+	if v.store == nil {
+		v.store, v.owns = NewDeviceWeights(d), true
+	}
+	return v
 }
 
 // Device returns the executor's device.
@@ -189,28 +193,20 @@ func (v *Vulkan) Release(p *Plan) {
 	}
 }
 
-// Close releases every plan and the uploaded weights. The device stays open.
+// Close releases every plan and the uploaded weights, unless they are
+// shared (VulkanOptions.Weights). The device stays open.
 func (v *Vulkan) Close() {
 	for p := range v.plans {
 		v.Release(p)
 	}
-	for _, b := range v.weights {
-		v.dev.Free(b)
+	if v.owns {
+		v.store.Close()
 	}
-	for _, b := range v.tables {
-		v.dev.Free(b)
-	}
-	v.weights, v.tables = map[any]gpu.Buffer{}, map[[3]float64]gpu.Buffer{}
 }
 
-// WeightBytes is the device memory the uploaded weights take.
-func (v *Vulkan) WeightBytes() uint64 {
-	var n uint64
-	for _, b := range v.weights {
-		n += b.Size
-	}
-	return n
-}
+// WeightBytes is the device memory the uploaded weights take (all of the
+// shared store's, when there is one).
+func (v *Vulkan) WeightBytes() uint64 { return v.store.Bytes() }
 
 // act is the arena view of activation t.
 func (v *Vulkan) act(vp *vkPlan, t *Tensor) gpu.Buffer {
@@ -218,51 +214,7 @@ func (v *Vulkan) act(vp *vkPlan, t *Tensor) gpu.Buffer {
 }
 
 // weight uploads (once) and returns the buffer of a weight tensor.
-func (v *Vulkan) weight(t *Tensor) (gpu.Buffer, error) {
-	var key any
-	var data []byte
-	switch {
-	case t.Matrix != nil:
-		key, data = t.Matrix, t.Matrix.Data
-	case len(t.Vector) > 0:
-		key = &t.Vector[0]
-		data = unsafe.Slice((*byte)(unsafe.Pointer(&t.Vector[0])), 4*len(t.Vector))
-	default:
-		return gpu.Buffer{}, fmt.Errorf("weight %s has no data", t.Name)
-	}
-	if b, ok := v.weights[key]; ok {
-		return b, nil
-	}
-	b, err := v.dev.Alloc(uint64(len(data)), gpu.DeviceLocal)
-	if err != nil {
-		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
-	}
-	if err := v.dev.Upload(b, data); err != nil {
-		v.dev.Free(b)
-		return gpu.Buffer{}, fmt.Errorf("upload %s: %w", t.Name, err)
-	}
-	v.weights[key] = b
-	if v.opt.OnUpload != nil {
-		v.opt.OnUpload(int64(len(data)))
-	}
-	return b, nil
-}
+func (v *Vulkan) weight(t *Tensor) (gpu.Buffer, error) { return v.store.weight(t, v.opt.OnUpload) }
 
 // invFreq uploads (once) RoPE's inverse frequencies for one geometry.
-func (v *Vulkan) invFreq(r RopeAttr) (gpu.Buffer, error) {
-	key := [3]float64{float64(r.HeadDim), r.Base, r.Factor}
-	if b, ok := v.tables[key]; ok {
-		return b, nil
-	}
-	inv := kernels.RoPEInvFreq(r.HeadDim, r.Base, r.Factor)
-	b, err := v.dev.Alloc(uint64(4*len(inv)), gpu.DeviceLocal)
-	if err != nil {
-		return gpu.Buffer{}, err
-	}
-	if err := v.dev.Upload(b, unsafe.Slice((*byte)(unsafe.Pointer(&inv[0])), 4*len(inv))); err != nil {
-		v.dev.Free(b)
-		return gpu.Buffer{}, err
-	}
-	v.tables[key] = b
-	return b, nil
-}
+func (v *Vulkan) invFreq(r RopeAttr) (gpu.Buffer, error) { return v.store.invFreq(r) }

@@ -4,6 +4,7 @@
 //	bench -m model.gguf -p 512 -n 128
 //	bench --synthetic 4b --quant q4_k_m -n 128 -d 0,8192 -r 5 --backend vulkan,cpu
 //	bench --synthetic tiny -n 16 -o json
+//	bench --synthetic 1b -n 128 --serve-streams 1,4,16   concurrent streams through the server
 //
 // With --ppl FILE.txt it reports the text's perplexity instead (see
 // perplexity); with --vision, the SigLIP encoder's time per image (see
@@ -47,6 +48,8 @@ type options struct {
 	ppl, top1Out, idsOut           string
 	profile, exact                 bool
 	vision, quantSet               bool
+	serveStreams                   []int // see serve.go
+	servePrompt                    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -71,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
 	fs.StringVar(&o.idsOut, "ids-out", "", "with --ppl: write the text's token ids here")
 	fs.BoolVar(&o.vision, "vision", false, "instead, the SigLIP encode time per image (-m HF dir or mmproj GGUF, or --synthetic tiny|4b|12b|27b with --quant f32|f16|bf16|q8_0, default f16)")
+	streams := fs.String("serve-streams", "", "instead of -p/-d tests, serve this many concurrent streams of -n tokens each through the HTTP server, comma-separated (e.g. 1,4,16)")
+	fs.IntVar(&o.servePrompt, "serve-prompt", 1000, "with --serve-streams: also time the first token of a prompt of this many tokens (0: skip)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -89,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if o.depth, err = ints("-d", *depth); err != nil {
+		return nil, err
+	}
+	if o.serveStreams, err = ints("--serve-streams", *streams); err != nil {
 		return nil, err
 	}
 	if len(o.depth) == 0 {
@@ -179,6 +187,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.ppl != "" {
 		return perplexity(o, m, backends, stdout, stderr)
+	}
+	if len(o.serveStreams) > 0 {
+		return benchServe(o, m, name, backends, stdout, stderr)
 	}
 	var results []Result
 	for _, b := range backends {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 
+	"gemmavk"
 	"gemmavk/gemma3"
 	"gemmavk/gpu"
 )
@@ -16,29 +16,11 @@ import (
 // --backend vulkan a missing device is an error. A nil device means the
 // CPU executor.
 func openDevice(o *options, stderr io.Writer) (*gpu.Device, error) {
-	if o.backend == "cpu" {
-		return nil, nil
+	d, note, err := gemmavk.OpenDevice(o.backend, o.device)
+	if note != "" {
+		fmt.Fprintf(stderr, "run: %s\n", note)
 	}
-	d, err := gpu.Open(gpu.Options{Select: o.device})
-	if err == nil {
-		if o.backend == "auto" && d.Info.Type == gpu.TypeCPU && o.device == "" {
-			// A software rasterizer (lavapipe) runs the same math on the
-			// same cores, several times slower than the CPU executor.
-			fmt.Fprintf(stderr, "run: the only Vulkan device is %s, a software one; using the CPU executor (--backend vulkan uses it anyway)\n", d.Info.Name)
-			d.Close()
-			return nil, nil
-		}
-		return d, nil
-	}
-	if o.backend == "vulkan" {
-		return nil, fmt.Errorf("--backend vulkan: %w", err)
-	}
-	if errors.Is(err, gpu.ErrNoDevice) {
-		fmt.Fprintf(stderr, "run: %v; using the CPU executor\n", err)
-	} else {
-		fmt.Fprintf(stderr, "run: Vulkan: %v; using the CPU executor\n", err)
-	}
-	return nil, nil
+	return d, err
 }
 
 // describe prints the one-line summary of where the session runs and what:

@@ -8,6 +8,7 @@
 //	run -m model.gguf --ids "2 17 42" --logits out.safetensors
 //	run --preprocess photo.jpg --pixels-out pixels.safetensors
 //	run -m DIR --ids "..." --features F.safetensors --logits out.safetensors   with images
+//	run serve -m model.gguf [--addr 127.0.0.1:8080]  OpenAI-compatible HTTP server
 package main
 
 import (
@@ -101,7 +102,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		err = serve(os.Args[2:], os.Stderr)
+	} else {
+		err = run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "run:", err)
 		}

@@ -1,0 +1,26 @@
+package testmodel
+
+import "testing"
+
+// TestTokenizerRoundTrip checks the property the package promises: every
+// text piece decodes to one character that encodes back to its id, and the
+// chat markers are single special tokens.
+func TestTokenizerRoundTrip(t *testing.T) {
+	tok, err := Tokenizer(1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := 4; id < 1024; id++ {
+		if id == 105 || id == 106 {
+			continue
+		}
+		s := tok.Decode([]int{id})
+		if got := tok.Encode(s, false); len(got) != 1 || got[0] != id {
+			t.Fatalf("id %d decodes to %q, which encodes to %v", id, s, got)
+		}
+	}
+	ids := tok.Encode("<start_of_turn>user\nhi<end_of_turn>", true)
+	if ids[0] != 105 || ids[len(ids)-1] != 106 {
+		t.Fatalf("chat markers not matched as special tokens: %v", ids)
+	}
+}
