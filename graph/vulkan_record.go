@@ -347,9 +347,6 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 			return err
 		}
 	}
-	if T == 1 && !opts.Spans && kernels.AttentionDecodeSupported(c, a) {
-		return r.attentionDecode(a, keys, opts, bufs, out)
-	}
 	splits := 1
 	if T == 1 {
 		splits = kernels.AttentionSplits(c, a, T, keys)
@@ -374,33 +371,6 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		return err
 	}
 	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
-}
-
-// attentionDecode records one token's attention as one attention_decode
-// dispatch, its splits fixed from the cache size like AttentionSplits'.
-// Its scratch and per-kv-head counters live with the plan; the counters
-// start at zero and every run leaves them so.
-func (r *recorder) attentionDecode(a kernels.Attn, keys int, opts kernels.AttnOpts, bufs []gpu.Buffer, out gpu.Buffer) error {
-	splits := kernels.AttentionDecodeSplits(keys)
-	ds, err := kernels.AttentionDecodeVk(r.v.dev.Caps(), a, splits, opts)
-	if err != nil {
-		return err
-	}
-	scratch, err := r.v.dev.Alloc(uint64(kernels.AttentionDecodeScratch(a, splits)), gpu.DeviceLocal)
-	if err != nil {
-		return err
-	}
-	r.vp.scratch = append(r.vp.scratch, scratch)
-	count, err := r.v.dev.Alloc(uint64(4*a.KVHeads), gpu.DeviceLocal)
-	if err != nil {
-		return err
-	}
-	r.vp.scratch = append(r.vp.scratch, count)
-	if err := r.v.dev.Upload(count, make([]byte, 4*a.KVHeads)); err != nil {
-		return err
-	}
-	all := append(append(bufs, scratch, out), count)
-	return r.dispatch(ds, all, bufs, []gpu.Buffer{scratch, out, count})
 }
 
 // partRows is the row count of the parts a weight of rows × rowBytes is
