@@ -226,6 +226,37 @@ func BenchmarkMatVecQ8(b *testing.B) {
 	}
 }
 
+// BenchmarkMatVecPick times both decode kernels (f32 activations, and
+// 8-bit ones) at the decode step's shapes of the 270M, 1B and 4B models,
+// to choose between them by shape.
+func BenchmarkMatVecPick(b *testing.B) {
+	d := vktest.Device(b)
+	for _, c := range []struct {
+		qt         quant.Type
+		rows, cols int
+	}{
+		{quant.Q8_0, 262144, 640}, {quant.Q8_0, 262144, 1152}, {quant.Q6_K, 262144, 2560},
+		{quant.Q4_K, 2048, 2560}, {quant.Q4_K, 1024, 2560}, {quant.Q6_K, 1024, 2560}, {quant.Q4_K, 2560, 2048},
+		{quant.Q4_K, 640, 2048}, {quant.Q6_K, 640, 2048}, {quant.Q4_K, 1152, 6912}, {quant.Q8_0, 1024, 1152},
+	} {
+		set := newMatVecSet(b, d, c.qt, c.rows, c.cols)
+		for _, q8 := range []bool{false, true} {
+			b.Run(fmt.Sprintf("type=%v/rows=%d/cols=%d/q8=%v", c.qt, c.rows, c.cols, q8), func(b *testing.B) {
+				lower := MatVecVk
+				if q8 {
+					lower = MatVecQ8Vk
+				}
+				ds, err := lower(d.Caps(), c.qt, c.rows, c.cols)
+				if err != nil {
+					b.Fatal(err)
+				}
+				set.measure(b, d, ds)
+			})
+		}
+		set.free(d)
+	}
+}
+
 // BenchmarkMatVecQ8Layouts sweeps matvec_q8's team width and rows per
 // workgroup, to choose the lowering's defaults.
 func BenchmarkMatVecQ8Layouts(b *testing.B) {
