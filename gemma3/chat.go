@@ -67,6 +67,12 @@ func (c *Chat) Send(ctx context.Context, user string, opt GenerateOptions) (Stat
 	if err != nil {
 		return Stats{}, err
 	}
+	return c.send(ctx, ids, tokenizer.Message{Role: "user", Content: strings.TrimSpace(user)}, opt)
+}
+
+// send generates the answer to a user turn whose ids are ready and records
+// the turn as msg.
+func (c *Chat) send(ctx context.Context, ids []int, msg tokenizer.Message, opt GenerateOptions) (Stats, error) {
 	var answer []int
 	if on := opt.OnToken; on != nil {
 		opt.OnToken = func(id int) error {
@@ -90,8 +96,7 @@ func (c *Chat) Send(ctx context.Context, user string, opt GenerateOptions) (Stat
 		// The turn is in the cache, with as much of the answer as was
 		// generated before a stop, a cancellation or a full context.
 		c.turns++
-		c.history = append(c.history,
-			tokenizer.Message{Role: "user", Content: strings.TrimSpace(user)},
+		c.history = append(c.history, msg,
 			tokenizer.Message{Role: "model", Content: c.s.m.Tokenizer.Decode(answer)})
 	}
 	return st, err

@@ -67,29 +67,15 @@ func ExpandImages(prompt string, tokens int, crops []int) (string, error) {
 // puts in front of the template's. It fails when tok does not have the
 // image tokens as single pieces (a text-only vocabulary).
 func EncodeImagePrompt(tok *tokenizer.Tokenizer, prompt string, tokens int, crops []int) ([]int, error) {
-	for _, p := range []struct {
-		piece string
-		id    int
-	}{
-		{tokenizer.StartOfImageText, StartOfImageID},
-		{tokenizer.EndOfImageText, EndOfImageID},
-		{tokenizer.ImageSoftToken, ImageSoftTokenID},
-	} {
-		if id, ok := tok.ID(p.piece); !ok || id != p.id {
-			return nil, fmt.Errorf("gemma3: image prompt: the tokenizer has no %s token %d (a text-only vocabulary?)", p.piece, p.id)
-		}
-	}
-	text, err := ExpandImages(prompt, tokens, crops)
-	if err != nil {
-		return nil, err
-	}
-	return tok.Encode(text, true), nil
+	ic := ImageConfig{Token: ImageSoftTokenID, BOI: StartOfImageID, EOI: EndOfImageID, Tokens: tokens}
+	return encodeImagePrompt(tok, ic, prompt, crops)
 }
 
 // ChatPromptImages is ChatPrompt for conversations with image parts: the
 // chat template, then ExpandImages with tokens soft tokens per image
-// (0: DefaultImageTokens) and crops[i] Pan & Scan crops for image i (nil:
-// none), then tokenization with one <bos>.
+// and crops[i] Pan & Scan crops for image i (nil:
+// none), then tokenization with one <bos>. The image tokens are those of
+// Config.Image, which also gives the tokens per image when tokens is 0.
 func (m *Model) ChatPromptImages(msgs []tokenizer.Message, tokens int, crops []int) ([]int, error) {
 	if m.Tokenizer == nil {
 		return nil, fmt.Errorf("gemma3: chat: the model has no tokenizer")
@@ -98,8 +84,9 @@ func (m *Model) ChatPromptImages(msgs []tokenizer.Message, tokens int, crops []i
 	if err != nil {
 		return nil, fmt.Errorf("gemma3: chat: %w", err)
 	}
-	if tokens == 0 {
-		tokens = DefaultImageTokens
+	ic := m.Config.Image.Resolved()
+	if tokens != 0 {
+		ic.Tokens = tokens
 	}
-	return EncodeImagePrompt(m.Tokenizer, text, tokens, crops)
+	return encodeImagePrompt(m.Tokenizer, ic, text, crops)
 }

@@ -166,7 +166,7 @@ func (u *chatUI) answer(ctx context.Context, text string) error {
 	if u.o.ignoreEOS {
 		gen.Stop = []int{} // none, not the model's default set
 	}
-	st, err := u.c.Send(turn, text, gen)
+	st, err := u.c.SendImages(turn, text, takeImages(u.images), gen)
 	close(answered)
 	<-watched
 	flush()
@@ -252,6 +252,9 @@ func (u *chatUI) save(path string) error {
 		return fmt.Errorf("/save: %w", err)
 	}
 	fmt.Fprintf(u.note, "saved %s to %s\n", userTurns(msgs), path)
+	if n := imagesIn(msgs); n > 0 {
+		fmt.Fprintf(u.note, "note: the file keeps text only: %s marked [image], not saved\n", plural(n, "image"))
+	}
 	return nil
 }
 

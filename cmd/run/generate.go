@@ -36,14 +36,15 @@ func streamTo(w io.Writer, tok *tokenizer.Tokenizer) (func(int) error, func()) {
 		}
 }
 
-func generate(ctx context.Context, o *options, s *gemma3.Session, stdout, stderr io.Writer) error {
+// generate answers -p, with the --image files when vis has them.
+func generate(ctx context.Context, o *options, s *gemma3.Session, vis *vision, stdout, stderr io.Writer) error {
 	m := s.Model()
-	ids, err := promptIDs(o, m)
+	ids, images, err := vis.prompt(o, m)
 	if err != nil {
 		return err
 	}
 	emit, flush := streamTo(stdout, m.Tokenizer)
-	gen := gemma3.GenerateOptions{MaxTokens: o.n, Sampling: o.sampling, OnToken: emit}
+	gen := gemma3.GenerateOptions{MaxTokens: o.n, Sampling: o.sampling, OnToken: emit, Images: images}
 	if o.ignoreEOS {
 		gen.Stop = []int{} // none, not the model's default set
 	}

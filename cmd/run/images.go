@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"gemmavk/gemma3"
+	"gemmavk/gpu"
 	"gemmavk/safetensors"
+	"gemmavk/siglip"
 )
 
 // imageOptions give an --ids evaluation the images of its soft tokens
@@ -15,12 +17,21 @@ import (
 //
 //	run -m MODEL --ids "..." --pixels PIXELS.safetensors --logits OUT.safetensors
 //	run -m MODEL --ids "..." --features FEATURES.safetensors --logits OUT.safetensors
+//
+// --pixels encodes each image with the vision tower of the checkpoint
+// directory or of --mmproj, on the executor of the evaluation.
 type imageOptions struct {
 	pixels   string // safetensors with pixel_values [N, 3, H, W], preprocessed
 	features string // safetensors with image_features [images*tokens, H]
 	// open makes the vision encoder that turns --pixels into features
-	// (nil: openImageEncoder).
+	// (nil: openImageEncoder). An encoder with a Close method is closed
+	// after the images.
 	open func(model string, m *gemma3.Model) (gemma3.ImageEncoder, error)
+	// What openImageEncoder needs besides the model: the --mmproj file, the
+	// device of the evaluation (nil: the CPU) and the CPU threads.
+	mmproj  string
+	dev     *gpu.Device
+	threads int
 }
 
 func (io *imageOptions) register(fs *flag.FlagSet) {
@@ -39,11 +50,38 @@ func (io *imageOptions) check(ids bool) error {
 	return nil
 }
 
-// openImageEncoder is where the vision encoder of a checkpoint is opened.
-// TODO: return the SigLIP encoder once package siglip exists; until then
-// --features gives the features directly.
-func openImageEncoder(model string, m *gemma3.Model) (gemma3.ImageEncoder, error) {
-	return nil, fmt.Errorf("--pixels: no vision encoder is built in yet for %s; pass the image features with --features", model)
+// openImageEncoder opens the vision tower of the evaluation (--mmproj, or
+// the checkpoint directory's own), checks it against the text model and
+// makes its encoder on the evaluation's executor.
+func (io *imageOptions) openImageEncoder(model string, m *gemma3.Model) (gemma3.ImageEncoder, error) {
+	v, src, err := loadVision(model, io.mmproj)
+	if err != nil {
+		return nil, fmt.Errorf("--pixels: %w", err)
+	}
+	if v == nil {
+		return nil, fmt.Errorf("--pixels: %s has no vision tower; pass --mmproj FILE, or the image features with --features", model)
+	}
+	if err := pairVision(m, v, src); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("--pixels: %w", err)
+	}
+	enc, err := v.NewEncoder(siglip.EncoderOptions{Device: io.dev, Threads: io.threads})
+	if err != nil {
+		v.Close()
+		return nil, fmt.Errorf("--pixels: %w", err)
+	}
+	return &pixelEncoder{enc, v}, nil
+}
+
+// pixelEncoder is an encoder that owns its tower.
+type pixelEncoder struct {
+	*siglip.Encoder
+	model *siglip.Model
+}
+
+func (e *pixelEncoder) Close() {
+	e.Encoder.Close()
+	e.model.Close()
 }
 
 // images returns the features of the images the flags name, in order (nil
@@ -55,11 +93,14 @@ func (io *imageOptions) images(model string, m *gemma3.Model) ([][]float32, erro
 	case io.pixels != "":
 		open := io.open
 		if open == nil {
-			open = openImageEncoder
+			open = io.openImageEncoder
 		}
 		enc, err := open(model, m)
 		if err != nil {
 			return nil, err
+		}
+		if c, ok := enc.(interface{ Close() }); ok {
+			defer c.Close()
 		}
 		pixels, per, err := readTensor(io.pixels, "pixel_values")
 		if err != nil {

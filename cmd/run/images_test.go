@@ -126,7 +126,7 @@ func TestImageFlagErrors(t *testing.T) {
 	}{
 		{"pixels without ids", []string{"-m", vlmDir, "--pixels", px}, "go with --ids"},
 		{"pixels and features", []string{"-m", vlmDir, "--ids", ids, "--logits", out, "--pixels", px, "--features", feat}, "exclude each other"},
-		{"no encoder", []string{"-m", vlmDir, "--ids", ids, "--logits", out, "--pixels", px}, "no vision encoder"},
+		{"no vision tower", []string{"-m", tinyDir, "--ids", "2 3", "--logits", out, "--pixels", px}, "has no vision tower"},
 		{"features of another width", []string{"-m", vlmDir, "--ids", ids, "--logits", out, "--features", narrow}, "want [rows, 128]"},
 		{"two images for one run", []string{"-m", vlmDir, "--ids", ids, "--logits", out, "--features", twice}, "the 2 images give 32 feature rows"},
 		{"soft tokens without images", []string{"-m", vlmDir, "--ids", ids, "--logits", out}, "16 image soft tokens"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"gemmavk/gemma3"
+	"gemmavk/gpu"
 	"gemmavk/safetensors"
 	"gemmavk/tokenizer"
 )
@@ -63,25 +64,48 @@ func parseIDs(s string) ([]int, error) {
 // writeLogits evaluates exactly the given ids (no template, nothing added)
 // and writes the logits of every position as tensor "logits" [T, vocab].
 // Image soft tokens among the ids take the features of the images given
-// with --pixels or --features (images.go).
+// with --pixels or --features (images.go). It runs on the CPU executor
+// unless --backend vulkan asks for the GPU.
 func writeLogits(o *options, m *gemma3.Model) error {
 	ids, err := parseIDs(o.ids)
 	if err != nil {
 		return err
 	}
+	d, err := logitsDevice(o)
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		defer d.Close()
+	}
+	o.img.mmproj, o.img.dev, o.img.threads = o.vis.mmproj, d, o.threads
 	images, err := o.img.images(o.model, m)
 	if err != nil {
 		return err
 	}
 	ctx := max(o.ctx, len(ids))
-	s, err := m.NewSession(gemma3.Options{Ctx: min(ctx, m.Config.MaxPositions), Chunk: o.chunk, Threads: o.threads})
+	s, err := m.NewSession(gemma3.Options{Ctx: min(ctx, m.Config.MaxPositions), Chunk: o.chunk, Threads: o.threads, Device: d})
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	logits, err := s.FeedImagesAll(ids, images)
 	if err != nil {
 		return err
 	}
 	t := safetensors.F32Tensor("logits", []int{len(ids), m.Config.Vocab}, logits)
 	return safetensors.WriteFile(o.logits, []safetensors.Tensor{t}, nil)
+}
+
+// logitsDevice is the device of an --ids evaluation: the Vulkan one with
+// --backend vulkan, else none (the CPU executor, the reference).
+func logitsDevice(o *options) (*gpu.Device, error) {
+	if o.backend != "vulkan" {
+		return nil, nil
+	}
+	d, err := gpu.Open(gpu.Options{Select: o.device})
+	if err != nil {
+		return nil, fmt.Errorf("--backend vulkan: %w", err)
+	}
+	return d, nil
 }

@@ -8,6 +8,7 @@
 //	run -m model.gguf --ids "2 17 42" --logits out.safetensors
 //	run --preprocess photo.jpg --pixels-out pixels.safetensors
 //	run -m DIR --ids "..." --features F.safetensors --logits out.safetensors   with images
+//	run -m DIR -p "What is this?" --image photo.jpg    (or -m text.gguf --mmproj mmproj.gguf)
 //	run serve -m model.gguf [--addr 127.0.0.1:8080]  OpenAI-compatible HTTP server
 package main
 
@@ -38,6 +39,7 @@ type options struct {
 	sampling                       sample.Config
 	pre                            preprocessOptions
 	img                            imageOptions
+	vis                            visionOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -71,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logits, "logits", "", "write the logits of every --ids position to this safetensors file")
 	o.pre.register(fs)
 	o.img.register(fs)
+	o.vis.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -93,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.img.check(o.ids != ""); err != nil {
+		return nil, err
+	}
+	if err := o.vis.check(o); err != nil {
 		return nil, err
 	}
 	if o.model == "" && !(o.tokenize && o.tokenizerPath != "") && !o.listDevices && o.pre.image == "" {
@@ -150,13 +156,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case o.ids != "":
 		return writeLogits(o, m)
 	}
+	// Images are read and the vision tower paired before anything slow.
+	vis, err := openVision(o, m, prog, stderr)
+	if err != nil {
+		return err
+	}
 	d, err := openDevice(o, stderr)
 	if err != nil {
+		vis.Close()
 		return err
 	}
 	if d != nil {
 		defer d.Close()
 	}
+	defer vis.Close() // its encoder before the device
 	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d,
 		ExactMatVec: o.exact, Progress: prog.hook("uploading weights", true)})
 	if err != nil {
@@ -183,10 +196,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		log.Info("decode step", "dispatches", st.Dispatches, "barriers", st.Barriers, "copies", st.Copies,
 			"arena_KiB", st.ArenaBytes>>10)
 	}
+	vis.use(d, o.threads, log)
 	if o.prompt == "" {
-		return chat(context.Background(), o, s, nil, stdin, stdout, stderr)
+		images, err := vis.attacher()
+		if err != nil {
+			return err
+		}
+		return chat(context.Background(), o, s, images, stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return generate(ctx, o, s, stdout, stderr)
+	return generate(ctx, o, s, vis, stdout, stderr)
 }

@@ -25,7 +25,7 @@ type preprocessOptions struct {
 func (p *preprocessOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.image, "preprocess", "", "preprocess this image (PNG, JPEG, GIF, WebP) for the vision tower and exit (with --pixels-out)")
 	fs.StringVar(&p.out, "pixels-out", "", "write the preprocessed image as tensor pixel_values [1+crops,3,N,N] to this safetensors file")
-	fs.BoolVar(&p.panAndScan, "pan-and-scan", false, "with --preprocess: add Pan & Scan crops of elongated images")
+	fs.BoolVar(&p.panAndScan, "pan-and-scan", false, "with --preprocess or --image: add Pan & Scan crops of elongated images")
 	fs.IntVar(&p.size, "image-size", imageproc.DefaultSize, "with --preprocess: side N of the square images")
 }
 

@@ -200,7 +200,8 @@ type chatMessage struct {
 }
 
 // saveChat writes a conversation (as gemma3.Chat.Messages gives it: an
-// optional system message first) as indented JSON.
+// optional system message first) as indented JSON. Images are not saved
+// (savedText).
 func saveChat(path string, msgs []tokenizer.Message) error {
 	f := chatFile{Messages: &[]chatMessage{}}
 	for i, m := range msgs {
@@ -208,7 +209,8 @@ func saveChat(path string, msgs []tokenizer.Message) error {
 			f.System = m.Content
 			continue
 		}
-		*f.Messages = append(*f.Messages, chatMessage{Role: m.Role, Content: m.Content})
+		text, _ := savedText(m)
+		*f.Messages = append(*f.Messages, chatMessage{Role: m.Role, Content: text})
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
