@@ -3,17 +3,16 @@
 // weights, vocabulary 1024, sliding window 6) or any synthetic shape, with
 // a made-up tokenizer of the model's vocabulary size. The tokenizer has the
 // Gemma special pieces at their Gemma ids (<pad> 0, <eos> 1, <bos> 2,
-// <unk> 3, <start_of_turn> 105, <end_of_turn> 106) and one single-character
-// piece per remaining id (printable ASCII, "▁", "\n", then letters from
-// U+00C0 on), with no multi-character pieces: every text piece decodes to
-// one character and that character encodes back to the same id.
+// <unk> 3, <start_of_turn> 105, <end_of_turn> 106) and one piece per
+// remaining id: printable ASCII, "▁", "\n", then CJK ideographs, then (past
+// 21,000 ids, for the real vocabulary size) pairs of them. Every text piece
+// decodes to a string that encodes back to the same id.
 package testmodel
 
 import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"unicode"
 
 	"gemmavk/gemma3"
 	"gemmavk/tokenizer"
@@ -67,7 +66,10 @@ func Tokenizer(n int) (*tokenizer.Tokenizer, error) {
 		chars = append(chars, r)
 	}
 	chars = append(chars, '▁', '\n')
-	next := rune(0xC0)
+	// Past ASCII: single CJK ideographs of the unified block (stable under
+	// Unicode normalization, unlike many letters), then pairs of them.
+	const cjk, cjkLen = 0x4E00, 0x5200
+	extra := 0
 	for id := range n {
 		if s, ok := special[id]; ok {
 			v.Tokens[id], v.Types[id] = s, tokenizer.TypeControl
@@ -76,17 +78,19 @@ func Tokenizer(n int) (*tokenizer.Tokenizer, error) {
 			}
 			continue
 		}
-		var r rune
-		if len(chars) > 0 {
-			r, chars = chars[0], chars[1:]
-		} else {
-			for !unicode.IsLetter(next) {
-				next++
-			}
-			r = next
-			next++
+		var piece string
+		switch {
+		case len(chars) > 0:
+			piece, chars = string(chars[0]), chars[1:]
+		case extra < cjkLen:
+			piece = string(rune(cjk + extra))
+			extra++
+		default:
+			k := extra - cjkLen
+			piece = string([]rune{rune(cjk + k/cjkLen), rune(cjk + k%cjkLen)})
+			extra++
 		}
-		v.Tokens[id], v.Types[id] = string(r), tokenizer.TypeNormal
+		v.Tokens[id], v.Types[id] = piece, tokenizer.TypeNormal
 		v.Scores[id] = float32(-id)
 	}
 	return tokenizer.New(v)
