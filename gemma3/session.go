@@ -244,8 +244,11 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 		return nil, err
 	}
 	g := st.Graph
-	if _, gpu := s.be.(*vkBackend); gpu {
+	if vk, gpu := s.be.(*vkBackend); gpu {
 		g = graph.Fuse(g) // fewer dispatches and barriers; same values
+		if T == 1 {
+			g = graph.FuseNormMatVec(g, vk.exec.CanNormMatVec)
+		}
 	}
 	p, err := graph.NewPlan(g)
 	if err != nil {

@@ -32,6 +32,23 @@ func (c *CPU) fused(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []in
 		c.parallel(in[0].Len()/len(g1), func(lo, hi int) {
 			kernels.AddRMSNorm(f32(n.Out), second, f32(in[0]), f32(in[1]), g1, g2, n.Attr.(NormAttr).Eps, lo, hi)
 		})
+	case OpNormMatMul, OpNormMatMulGelu:
+		// The seam into scratch (the sum into Out2 when the node has it),
+		// then the plain product.
+		cols := in[0].Cols()
+		sum, f := make([]float32, cols), make([]float32, cols)
+		if n.Out2 != nil {
+			sum = f32(n.Out2)
+		}
+		kernels.AddRMSNorm(sum, f, f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), n.Attr.(NormAttr).Eps, 0, 1)
+		w := in[4].Matrix
+		if n.Op == OpNormMatMul {
+			c.parallel(w.Rows, func(lo, hi int) { kernels.MatMul(f32(n.Out), f, w, 1, nil, lo, hi) })
+			break
+		}
+		c.parallel(w.Rows, func(lo, hi int) {
+			kernels.MatVecGelu(f32(n.Out), f, w, in[5].Matrix, make([]float32, 8*w.Cols), lo, hi)
+		})
 	default:
 		return false, nil
 	}

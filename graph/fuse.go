@@ -1,5 +1,7 @@
 package graph
 
+import "gemmavk/kernels"
+
 // Fuse rewrites a graph so that a decode step takes fewer dispatches and
 // barriers, returning a new graph (g is not changed). Each rule replaces
 // plain ops by one fused op that computes the same values:
@@ -151,4 +153,75 @@ func fuseCacheWrites(nodes []*Node) []*Node {
 		}
 	}
 	return out
+}
+
+// FuseNormMatVec moves each one-token OpAddRMSNorm that has a second output
+// into the products reading that output, so the layer seam costs no
+// dispatch or barrier of its own: every reader (OpMatMul or OpMatMulGelu
+// of the one row, with weights can accepts) becomes OpNormMatMul /
+// OpNormMatMulGelu, recomputing both norms from the seam's inputs, and the
+// first of them also produces the residual sum. It applies where nothing
+// reads the sum before that first product and the caller does not read
+// the normalized row. The values are those of the plain ops.
+func FuseNormMatVec(g *Graph, can func(w *kernels.Weight) bool) *Graph {
+	readers := map[*Tensor][]int{}
+	for i, n := range g.Nodes {
+		for _, in := range n.In {
+			readers[in] = append(readers[in], i)
+		}
+	}
+	repl := map[int]*Node{}
+	drop := map[int]bool{}
+	for i, n := range g.Nodes {
+		if n.Op != OpAddRMSNorm || n.Out2 == nil || n.Out2.Output || n.Out2.Rows() != 1 || len(n.In) != 4 {
+			continue
+		}
+		rs := readers[n.Out2]
+		if len(rs) == 0 || !fusableReaders(g, rs, n.Out2, can) {
+			continue
+		}
+		if sum := readers[n.Out]; len(sum) > 0 && sum[0] < rs[0] {
+			continue
+		}
+		drop[i] = true
+		for k, r := range rs {
+			m := g.Nodes[r]
+			op := OpNormMatMul
+			if m.Op == OpMatMulGelu {
+				op = OpNormMatMulGelu
+			}
+			in := append([]*Tensor{n.In[0], n.In[1], n.In[2], n.In[3]}, m.In[1:]...)
+			fm := &Node{Op: op, In: in, Out: m.Out, Attr: n.Attr}
+			if k == 0 {
+				fm.Out2 = n.Out
+			}
+			repl[r] = fm
+		}
+	}
+	out := &Graph{Tensors: g.Tensors, Inputs: g.Inputs, States: g.States, Outputs: g.Outputs}
+	for i, n := range g.Nodes {
+		if drop[i] {
+			continue
+		}
+		if m, ok := repl[i]; ok {
+			n = m
+		}
+		out.Nodes = append(out.Nodes, n)
+	}
+	return out
+}
+
+// fusableReaders reports whether the nodes rs all multiply the row f by
+// weights can accepts.
+func fusableReaders(g *Graph, rs []int, f *Tensor, can func(w *kernels.Weight) bool) bool {
+	for _, r := range rs {
+		m := g.Nodes[r]
+		switch {
+		case m.Op == OpMatMul && m.In[0] == f && can(m.In[1].Matrix):
+		case m.Op == OpMatMulGelu && m.In[0] == f && can(m.In[1].Matrix) && can(m.In[2].Matrix):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -46,10 +46,18 @@ const (
 	// OpAddRMSNorm: Out = x + RMSNorm(o, g1); with a fourth input g2, Out2 =
 	// RMSNorm(Out, g2). In: o, x, g1[, g2]. Attr: NormAttr.
 	OpAddRMSNorm
+	// OpNormMatMul: one token's MatMul of OpAddRMSNorm's second output,
+	// the norms recomputed from its inputs; Out2, when not nil, is the
+	// residual sum (OpAddRMSNorm's Out). In: o, x, g1, g2, W. Attr:
+	// NormAttr. Made by FuseNormMatVec.
+	OpNormMatMul
+	// OpNormMatMulGelu: OpMatMulGelu of OpAddRMSNorm's second output, as
+	// OpNormMatMul. In: o, x, g1, g2, Wg, Wu. Attr: NormAttr.
+	OpNormMatMulGelu
 )
 
 var opNames = [...]string{"embed", "rmsnorm", "matmul", "rope", "attention", "cache_write", "add", "gelu_mul", "last_row",
-	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm"}
+	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm", "norm_matmul", "norm_matmul_gelu"}
 
 func (o Op) String() string {
 	if s, ok := visionOpName(o); ok {

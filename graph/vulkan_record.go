@@ -301,6 +301,8 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 		}
 		r.weighs(b[0].Size + b[1].Size)
 		return nil
+	case OpNormMatMul, OpNormMatMulGelu:
+		return r.normMatMul(n, out)
 	case OpAddRMSNorm:
 		g := len(in[2].Vector)
 		second := len(in) > 3
@@ -412,6 +414,61 @@ func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.
 		if err := part(in, wb.Slice(uint64(r0*rb), uint64(rows*rb)), w, r0, rows); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CanNormMatVec reports whether the executor runs OpNormMatMul (and
+// OpNormMatMulGelu) with weight w in one dispatch: 8-bit activations are
+// on, the device runs the NORM variants for w, and w fits one binding.
+// Pass it to FuseNormMatVec.
+func (v *Vulkan) CanNormMatVec(w *kernels.Weight) bool {
+	c := v.dev.Caps()
+	if v.opt.ExactMatVec || !kernels.MatVecQ8NormSupported(c, w.Type, w.Cols) {
+		return false
+	}
+	per, err := partRows(c, w.Rows, w.RowBytes())
+	return err == nil && per == w.Rows
+}
+
+// normMatMul records OpNormMatMul / OpNormMatMulGelu as one matvec_q8_norm
+// dispatch, which also writes the residual sum when the node has it.
+func (r *recorder) normMatMul(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	gelu := n.Op == OpNormMatMulGelu
+	w := n.In[4].Matrix
+	if !r.v.CanNormMatVec(w) || (gelu && !r.v.CanNormMatVec(n.In[5].Matrix)) {
+		return fmt.Errorf("%s: %s weight not fused on this device", n.Op, w.Type)
+	}
+	seam, err := r.bufs(n.In[0], n.In[1], n.In[2], n.In[3])
+	if err != nil {
+		return err
+	}
+	weights, err := r.bufs(n.In[4:]...)
+	if err != nil {
+		return err
+	}
+	eps := n.Attr.(NormAttr).Eps
+	lower := kernels.MatVecQ8NormVk
+	if gelu {
+		lower = kernels.MatVecGeluQ8NormVk
+	}
+	ds, err := lower(c, w.Type, w.Rows, w.Cols, eps, n.Out2 != nil)
+	if err != nil {
+		return err
+	}
+	sum := out // bound, never written, when the node does not write the sum
+	writes := []gpu.Buffer{out}
+	if n.Out2 != nil {
+		sum = r.v.act(r.vp, n.Out2)
+		writes = append(writes, sum)
+	}
+	bind := append(append([]gpu.Buffer{}, weights...), seam[0], out, seam[1], seam[2], seam[3], sum)
+	if err := r.dispatch(ds, bind, append(append([]gpu.Buffer{}, weights...), seam...), writes); err != nil {
+		return err
+	}
+	for _, b := range weights {
+		r.weighs(b.Size)
 	}
 	return nil
 }

@@ -77,6 +77,50 @@ func MatVecGeluQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, err
 	return matVecQ8("matvec_q8_gelu_", c, t, rows, cols)
 }
 
+// MatVecQ8NormSupported reports whether the NORM variants run for a weight
+// of type t with cols columns: MatVecQ8Supported, with room in shared
+// memory for the residual sum as well.
+func MatVecQ8NormSupported(c gpu.Caps, t quant.Type, cols int) bool {
+	return MatVecQ8Supported(c, t, cols) && cols%4 == 0 &&
+		q8SharedBytes(cols)+4*cols+256 <= int(c.MaxSharedMemory)
+}
+
+// MatVecQ8NormVk lowers the product of a layer seam's normalized sum with a
+// weight, AddRMSNorm and the product in one dispatch:
+//
+//	xnew = x + RMSNorm(o)·g1,  y = W · QuantizeQ8(RMSNorm(xnew)·g2)
+//
+// with xnew written when write is set (one of the products reading the
+// same seam writes it). Bindings: 0 W; 1 o f32 [cols]; 2 y f32 [rows];
+// 3 x f32 [cols]; 4 g1, 5 g2 f32 [cols]; 6 xnew f32 [cols]. It fails
+// where MatVecQ8NormSupported is false.
+func MatVecQ8NormVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
+	return matVecQ8Norm("matvec_q8_norm_", c, t, rows, cols, eps, write)
+}
+
+// MatVecGeluQ8NormVk is MatVecQ8NormVk for the gated MLP product:
+// y[r] = gelu(Wg[r] · x~) * (Wu[r] · x~). Bindings: 0 Wg; 1 Wu; 2 o; 3 y;
+// 4 x; 5 g1; 6 g2; 7 xnew.
+func MatVecGeluQ8NormVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
+	return matVecQ8Norm("matvec_q8_norm_gelu_", c, t, rows, cols, eps, write)
+}
+
+func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
+	if !MatVecQ8NormSupported(c, t, cols) {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: %smatvec: %s weight with %d columns on this device: %w", prefix, t, cols, ErrNoGPUDecoder)
+	}
+	ds, err := matVecQ8(prefix, c, t, rows, cols)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	w := uint32(0)
+	if write {
+		w = 1
+	}
+	ds.Push = gpu.Push(uint32(rows), uint32(cols), gpu.F32(eps), w)
+	return ds, nil
+}
+
 func matVecQ8(prefix string, c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
 	name, err := vkWeight(prefix+"matvec", t, rows, cols)
 	if err != nil {

@@ -201,3 +201,61 @@ func TestMatVecQ8Supported(t *testing.T) {
 		t.Errorf("groups %v, spec %v", g, ds.Spec)
 	}
 }
+
+// TestMatVecQ8NormVulkan runs the NORM variants against AddRMSNorm, then
+// QuantizeQ8 and the product, on the CPU; with write set the residual sum
+// is checked too. Tolerance as TestMatVecQ8Vulkan (the norms' sums add
+// f32 reordering of about 1e-7).
+func TestMatVecQ8NormVulkan(t *testing.T) {
+	d := vktest.Device(t)
+	for _, typ := range q8TestTypes {
+		for _, s := range q8Shapes(typ)[1:3] {
+			for _, gelu := range []bool{false, true} {
+				t.Run(fmt.Sprintf("type=%s/%v/gelu=%v", typeName(typ), s, gelu), func(t *testing.T) {
+					w := vkTestWeight(t, typ, s)
+					up := vkTestWeight(t, typ, shapeCase{rows: s.rows, cols: s.cols, raw: !s.raw})
+					r := rand.New(rand.NewPCG(5, uint64(s.cols)))
+					o, x := randFloats(r, s.cols, 3), randFloats(r, s.cols, 1)
+					g1, g2 := randFloats(r, s.cols, 2), randFloats(r, s.cols, 2)
+					const eps = 1e-6
+					xnew, f := make([]float32, s.cols), make([]float32, s.cols)
+					AddRMSNorm(xnew, f, o, x, g1, g2, eps, 0, 1)
+					want := make([]float32, s.rows)
+					lower := MatVecQ8NormVk
+					bufs := [][]byte{w.Data}
+					if gelu {
+						lower = MatVecGeluQ8NormVk
+						MatVecGelu(want, QuantizeQ8(f), w, up, make([]float32, s.rows), 0, s.rows)
+						bufs = append(bufs, up.Data)
+					} else {
+						MatMul(want, QuantizeQ8(f), w, 1, nil, 0, s.rows)
+					}
+					ds, err := lower(d.Caps(), typ, s.rows, s.cols, eps, true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := len(bufs)
+					bufs = append(bufs, vktest.F32Bytes(o), vktest.Poisoned(4*s.rows), vktest.F32Bytes(x),
+						vktest.F32Bytes(g1), vktest.F32Bytes(g2), vktest.Poisoned(4*s.cols))
+					out := vktest.Run(t, ds, bufs...)
+					testutil.CheckClose(t, "y", vktest.Floats(out[n+1]), want, q8Tol)
+					testutil.CheckClose(t, "xnew", vktest.Floats(out[n+5]), xnew, 1e-6)
+				})
+			}
+		}
+	}
+	// Without write, xnew is left alone.
+	typ, s := quant.Q4_K, shapeCase{rows: 9, cols: 512}
+	w := vkTestWeight(t, typ, s)
+	ds, err := MatVecQ8NormVk(d.Caps(), typ, s.rows, s.cols, 1e-6, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(6, 6))
+	out := vktest.Run(t, ds, w.Data, vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.rows),
+		vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.F32Bytes(randFloats(r, s.cols, 1)),
+		vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.cols))
+	if !bytes.Equal(out[6], vktest.Poisoned(4*s.cols)) {
+		t.Error("xnew written with write = 0")
+	}
+}

@@ -33,6 +33,18 @@
 //	y[r] = gelu(Wg[r] · x~) * (Wu[r] · x~)   Wg, Wu [rows, cols] of one type
 //
 // Bindings: 0 Wg; 1 Wu (as W); 2 x f32 [cols]; 3 y f32 [rows].
+//
+// NORM variants (matvec_q8_norm_<type>, matvec_q8_norm_gelu_<type>) take
+// the layer seam's residual add and next pre-norm (addnorm.comp) as their
+// input: with o at the x binding, the residual r and gains g1, g2 (1 + w),
+//
+//	xnew = r + o * inversesqrt(mean(o^2) + eps) * g1
+//	x    = xnew * inversesqrt(mean(xnew^2) + eps) * g2
+//
+// every workgroup computing both in its prologue (xnew kept in shared
+// memory) before quantizing x; with write = 1 workgroup 0 also stores xnew.
+// Extra bindings after y: r f32 [cols], g1 f32 [cols], g2 f32 [cols], xnew
+// f32 [cols] (written only with write = 1). Push: rows, cols, eps, write.
 //! variant matvec_q8_q4_0 TYPE_Q4_0
 //! variant matvec_q8_q8_0 TYPE_Q8_0
 //! variant matvec_q8_q4_k TYPE_Q4_K
@@ -41,6 +53,14 @@
 //! variant matvec_q8_gelu_q8_0 TYPE_Q8_0 GELU
 //! variant matvec_q8_gelu_q4_k TYPE_Q4_K GELU
 //! variant matvec_q8_gelu_q6_k TYPE_Q6_K GELU
+//! variant matvec_q8_norm_q4_0 TYPE_Q4_0 NORM
+//! variant matvec_q8_norm_q8_0 TYPE_Q8_0 NORM
+//! variant matvec_q8_norm_q4_k TYPE_Q4_K NORM
+//! variant matvec_q8_norm_q6_k TYPE_Q6_K NORM
+//! variant matvec_q8_norm_gelu_q4_0 TYPE_Q4_0 GELU NORM
+//! variant matvec_q8_norm_gelu_q8_0 TYPE_Q8_0 GELU NORM
+//! variant matvec_q8_norm_gelu_q4_k TYPE_Q4_K GELU NORM
+//! variant matvec_q8_norm_gelu_q6_k TYPE_Q6_K GELU NORM
 //! requires subgroup shuffle intdot
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
@@ -54,11 +74,28 @@ layout(constant_id = 1) const uint TEAM = 8;
 layout(constant_id = 2) const uint WG_ROWS = 8;
 layout(constant_id = 3) const uint XCAP = 256;
 
-#ifdef GELU
+#if defined(GELU) && defined(NORM)
 layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer WU { uint wu[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
+layout(binding = 4) readonly buffer R4 { vec4 r4[]; };
+layout(binding = 5) readonly buffer G1 { vec4 g1[]; };
+layout(binding = 6) readonly buffer G2 { vec4 g2[]; };
+layout(binding = 7) writeonly buffer XN { vec4 xnew[]; };
+#elif defined(GELU)
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer WU { uint wu[]; };
+layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 3) writeonly buffer Y { float y[]; };
+#elif defined(NORM)
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+layout(binding = 3) readonly buffer R4 { vec4 r4[]; };
+layout(binding = 4) readonly buffer G1 { vec4 g1[]; };
+layout(binding = 5) readonly buffer G2 { vec4 g2[]; };
+layout(binding = 6) writeonly buffer XN { vec4 xnew[]; };
 #else
 layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
@@ -68,6 +105,10 @@ layout(binding = 2) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Push {
     uint rows;
     uint cols;
+#ifdef NORM
+    float eps;
+    uint write; // 1: workgroup 0 writes xnew
+#endif
 } pc;
 
 // OpSDot and OpSUDot (SPV_KHR_integer_dot_product) on packed 4 x 8-bit
@@ -79,6 +120,39 @@ int sudot(int a, uint b, spirv_literal int format);
 
 shared uvec4 sx[XCAP / 16u];
 shared uvec2 sb[XCAP / 32u];
+#ifdef NORM
+#include "reduce.glsl"
+shared vec4 sf[XCAP / 4u];
+float rs2; // the second norm's scale
+
+// norm_x computes the residual sum and keeps it in sf (see the header),
+// workgroup 0 writing it to xnew when asked, and sets rs2.
+void norm_x(bool write) {
+    uint n4 = pc.cols >> 2;
+    float ss = 0.0;
+    for (uint i = gl_LocalInvocationID.x; i < n4; i += gl_WorkGroupSize.x) {
+        vec4 o = x4[i];
+        ss += dot(o, o);
+    }
+    float rs1 = inversesqrt(workgroup_sum(ss) / float(pc.cols) + pc.eps);
+    float ss2 = 0.0;
+    for (uint i = gl_LocalInvocationID.x; i < n4; i += gl_WorkGroupSize.x) {
+        vec4 xn = r4[i] + x4[i] * rs1 * g1[i];
+        sf[i] = xn;
+        ss2 += dot(xn, xn);
+        if (write) {
+            xnew[i] = xn;
+        }
+    }
+    // workgroup_sum's barriers also make sf visible to the whole workgroup.
+    rs2 = inversesqrt(workgroup_sum(ss2) / float(pc.cols) + pc.eps);
+}
+
+// xval is the vec4 i of the product's input.
+vec4 xval(uint i) { return sf[i] * rs2 * g2[i]; }
+#else
+vec4 xval(uint i) { return x4[i]; }
+#endif
 
 #include "q8dot.glsl"
 
@@ -126,7 +200,7 @@ void quantize_x() {
         // lanes are all in range or all out.
         uint i = i0 + me;
         bool ok = i < n4;
-        vec4 v = ok ? x4[i] : vec4(0.0);
+        vec4 v = ok ? xval(i) : vec4(0.0);
         vec4 a = abs(v);
         float amax = max(max(a.x, a.y), max(a.z, a.w));
         amax = max(amax, subgroupShuffleXor(amax, 1u));
@@ -152,9 +226,12 @@ void quantize_x() {
 }
 
 void main() {
+    uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+#ifdef NORM
+    norm_x(pc.write != 0u && g == 0u);
+#endif
     quantize_x();
     barrier();
-    uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     uint first = g * WG_ROWS;
     uint perSubgroup = gl_SubgroupSize / TEAM;
     uint team = gl_SubgroupID * perSubgroup + gl_SubgroupInvocationID / TEAM;
