@@ -79,7 +79,7 @@ func ExampleModel_NewChat() {
 	st = chat.Stats()
 	fmt.Println(st.PromptTokens-st.CachedTokens, "new prompt tokens of", st.PromptTokens)
 	// Output:
-	// ơĕĕĕĕĕĕĕ
+	// 仟乓乓乓乓乓乓乓
 	// 8 tokens, length
 	// 26 new prompt tokens of 73
 }
@@ -98,7 +98,7 @@ func ExampleModel_Complete() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%q %v\n", res.Text, res.IDs)
-	// Output: "Ӵʣ)ƊƊƊ" [998 583 12 302 302 302]
+	// Output: "冀信)仈仈仈" [998 583 12 302 302 302]
 }
 
 // Lend sessions to concurrent requests; a request whose prompt extends

@@ -21,6 +21,7 @@
 package gemmavk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -287,6 +288,10 @@ func (m *Model) Close() error {
 
 // newSession opens a gemma3 session on the model's executor.
 func (m *Model) newSession() (*Session, error) {
+	// A session allocates its cache on the device, which serves one
+	// goroutine at a time: wait for the turn.
+	m.turn.lock(context.Background())
+	defer m.turn.unlock()
 	g, err := m.g.NewSession(gemma3.Options{Ctx: m.opt.Ctx, Chunk: m.chunk, Threads: m.opt.Threads,
 		Logger: m.opt.Logger, Device: m.dev, Weights: m.weights})
 	if err != nil {

@@ -89,7 +89,12 @@ func (s *Session) Stats() Stats { return s.last }
 func (s *Session) Reset() { s.g.Reset() }
 
 // Close releases the session's cache (and, on a GPU, its plans).
-func (s *Session) Close() { s.g.Close() }
+func (s *Session) Close() {
+	// Freeing device memory waits for the turn, like any device use.
+	s.m.turn.lock(context.Background())
+	defer s.m.turn.unlock()
+	s.g.Close()
+}
 
 // Reusable is how many leading tokens of prompt the session would take
 // from its cache rather than evaluate: their common prefix, less one when
