@@ -3,11 +3,9 @@ package gemmavk
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 
 	"gemmavk/gemma3"
-	"gemmavk/tokenizer"
 )
 
 // Chat is a multi-turn conversation on its own session: each turn feeds
@@ -86,46 +84,8 @@ type Part struct {
 }
 
 // ErrNoVision is returned for a conversation with images on a model that
-// has no vision encoder.
+// has no vision tower (see Model.Vision).
 var ErrNoVision = errors.New("the model has no vision encoder: images are not supported")
-
-// Vision reports whether the model accepts images.
-//
-// Images are parsed and decoded (DecodeDataURL) by callers such as the
-// server, but no vision encoder is wired into sessions yet, so this is
-// false and ChatIDs refuses images with ErrNoVision. Wiring vision means:
-// this reports the encoder's presence, ChatIDs expands each image part
-// into its soft tokens (GEMMA3.md §8.3), and Stream feeds the encoded
-// image embeddings at those positions.
-func (m *Model) Vision() bool { return false }
-
-// ChatIDs renders a whole conversation with the Gemma chat template and the
-// generation prompt, and tokenizes it (gemma3.Model.ChatPrompt). A
-// conversation with images fails with ErrNoVision on a model without
-// vision (see Vision).
-func (m *Model) ChatIDs(msgs []Message) ([]int, error) {
-	tm := make([]tokenizer.Message, len(msgs))
-	images := 0
-	for i, msg := range msgs {
-		tm[i] = tokenizer.Message{Role: msg.Role, Content: msg.Text}
-		if msg.Parts == nil {
-			continue
-		}
-		tm[i].Parts = make([]tokenizer.Part, len(msg.Parts))
-		for j, p := range msg.Parts {
-			if p.Image != nil {
-				tm[i].Parts[j] = tokenizer.Part{Type: "image"}
-				images++
-			} else {
-				tm[i].Parts[j] = tokenizer.Part{Type: "text", Text: p.Text}
-			}
-		}
-	}
-	if images > 0 && !m.Vision() {
-		return nil, fmt.Errorf("gemmavk: %d image(s) in the conversation: %w", images, ErrNoVision)
-	}
-	return m.g.ChatPrompt(tm)
-}
 
 // PromptIDs tokenizes a raw prompt (no chat template) after <bos>.
 func (m *Model) PromptIDs(prompt string) ([]int, error) {

@@ -31,6 +31,7 @@ import (
 	"gemmavk/gpu"
 	"gemmavk/graph"
 	"gemmavk/kernels"
+	"gemmavk/siglip"
 )
 
 // Options configure Load.
@@ -46,6 +47,11 @@ type Options struct {
 	Ctx        int // context of each session in tokens (0: min(4096, trained length))
 	Chunk      int // prefill chunk in tokens (0: 256 on the CPU, 512 on a GPU)
 	Threads    int // CPU threads (0: one per core)
+	// MMProj is a llama.cpp mmproj GGUF holding the vision tower to pair
+	// with a GGUF text model (see OpenVision). An HF checkpoint directory
+	// whose config.json has a vision_config brings its own tower without
+	// it. With a tower, Vision is true and chats may hold images.
+	MMProj string
 	// Logger receives diagnostics (nil: none).
 	Logger *slog.Logger
 	// Progress, when set, is told how loading goes: Stage "load" (reading
@@ -71,6 +77,10 @@ type Model struct {
 	turn    turnLock
 	chunk   int
 
+	vis       *siglip.Model   // the vision tower, nil without one
+	visSource string          // where it came from
+	enc       *siglip.Encoder // made at the first image; guarded by turn
+
 	mu    sync.Mutex
 	spare *Session // the session Load prepared, for the first NewSession
 	pool  *Pool    // for Complete, made on first use
@@ -89,8 +99,11 @@ type Info struct {
 }
 
 // Load reads a model (a GGUF file, or a Hugging Face checkpoint directory)
-// and settles its executor: on a GPU it uploads the weights and records the
-// decode step now, so that a model that does not fit fails here. Under
+// and its vision tower when it has one (Options.MMProj, or a multimodal
+// checkpoint directory's own; see OpenVision), and settles its executor:
+// on a GPU it uploads the weights and records the decode step now, so that
+// a model that does not fit fails here (the vision encoder is made on the
+// same executor at the first image). Under
 // Device "auto" a weight encoding the GPU shaders do not decode falls back
 // to the CPU (Info.Note says so).
 func Load(path string, opt Options) (*Model, error) {
@@ -99,8 +112,13 @@ func Load(path string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	v, src, err := OpenVision(g, path, opt.MMProj)
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("gemmavk: vision tower: %w", err)
+	}
 	progress(opt, "load", 1, 1)
-	m, err := open(g, opt)
+	m, err := open(g, opt, v, src)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -110,9 +128,14 @@ func Load(path string, opt Options) (*Model, error) {
 }
 
 // FromModel wraps a model loaded (or built) with package gemma3, as Load
-// does after reading the file. Close leaves g open.
+// does after reading the file; its vision tower can only come from
+// Options.MMProj. Close leaves g open.
 func FromModel(g *gemma3.Model, opt Options) (*Model, error) {
-	return open(g, opt)
+	v, src, err := OpenVision(g, "", opt.MMProj)
+	if err != nil {
+		return nil, fmt.Errorf("gemmavk: vision tower: %w", err)
+	}
+	return open(g, opt, v, src)
 }
 
 func progress(opt Options, stage string, done, total int64) {
@@ -121,16 +144,19 @@ func progress(opt Options, stage string, done, total int64) {
 	}
 }
 
-func open(g *gemma3.Model, opt Options) (*Model, error) {
+// open settles the executor of g, with its vision tower v (from src; nil:
+// none), which the model then owns.
+func open(g *gemma3.Model, opt Options, v *siglip.Model, src string) (*Model, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Device == "" {
 		opt.Device = "auto"
 	}
-	m := &Model{g: g, opt: opt}
+	m := &Model{g: g, opt: opt, vis: v, visSource: src}
 	d, note, err := OpenDevice(opt.Device, opt.DeviceName)
 	if err != nil {
+		m.closeVision()
 		return nil, err
 	}
 	m.note = note
@@ -158,6 +184,7 @@ func open(g *gemma3.Model, opt Options) (*Model, error) {
 		if s != nil {
 			s.g.Close()
 		}
+		m.closeVision()
 		m.closeDevice()
 		return nil, err
 	}
@@ -279,6 +306,7 @@ func (m *Model) Close() error {
 		m.spare = nil
 	}
 	m.mu.Unlock()
+	m.closeVision() // its encoder before the device
 	m.closeDevice()
 	if m.ownsG {
 		return m.g.Close()

@@ -125,8 +125,8 @@ func TestDecodeDataURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Format != "png" || got.Image.Bounds() != img.Bounds() || !sameColor(got.Image.At(1, 1), img.At(1, 1)) {
-		t.Fatalf("decoded %s %v, want the 3x2 PNG", got.Format, got.Image.Bounds())
+	if got.MIME != "image/png" || got.RGB.Bounds() != img.Bounds() || !sameColor(got.RGB.At(1, 1), img.At(1, 1)) {
+		t.Fatalf("decoded %s %v, want the 3x2 PNG", got.MIME, got.RGB.Bounds())
 	}
 	for _, bad := range []string{
 		"https://example.com/a.png",

@@ -2,32 +2,33 @@ package gemmavk
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // decoders for DecodeDataURL
-	_ "image/jpeg"
-	_ "image/png"
 	"net/url"
 	"strings"
+
+	"gemmavk/siglip/imageproc"
 )
 
 // Image is an image given with a conversation: the encoded bytes and the
-// decoded picture.
+// decoded RGB picture the vision encoder reads.
 type Image struct {
-	MIME   string // as the data URL declared it, e.g. "image/png"
-	Format string // as the decoder found it: "png", "jpeg" or "gif"
-	Data   []byte // the encoded file
-	Image  image.Image
+	MIME string // as the data URL declared it, e.g. "image/png"
+	Data []byte // the encoded file
+	RGB  *imageproc.RGB
 }
 
 // ErrBadImage is wrapped by DecodeDataURL's errors.
 var ErrBadImage = errors.New("bad image")
 
 // DecodeDataURL parses a data: URL (RFC 2397, "data:image/png;base64,…")
-// and decodes the image it carries (PNG, JPEG or GIF). Other URL schemes
-// are refused: the engine fetches nothing.
+// and decodes the image it carries with imageproc.Decode (PNG, JPEG, GIF
+// or WebP, within imageproc's default limits, EXIF orientation applied).
+// Other URL schemes are refused: the engine fetches nothing. Errors wrap
+// ErrBadImage, and imageproc's error when the image itself is bad.
 func DecodeDataURL(u string) (*Image, error) {
 	rest, ok := strings.CutPrefix(u, "data:")
 	if !ok {
@@ -73,11 +74,11 @@ func DecodeDataURL(u string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: data URL payload: %v", ErrBadImage, err)
 	}
-	img, format, err := image.Decode(bytes.NewReader(data))
+	rgb, err := imageproc.Decode(bytes.NewReader(data), imageproc.Limits{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadImage, orUnknown(mime), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadImage, orUnknown(mime), err)
 	}
-	return &Image{MIME: mime, Format: format, Data: data, Image: img}, nil
+	return &Image{MIME: mime, Data: data, RGB: rgb}, nil
 }
 
 func orUnknown(mime string) string {
@@ -85,4 +86,24 @@ func orUnknown(mime string) string {
 		return "data of no declared type"
 	}
 	return mime
+}
+
+// imageKey identifies what an image's soft tokens hold: its pixels and
+// whether Pan & Scan crops follow the whole image. Equal keys give equal
+// features.
+type imageKey [sha256.Size]byte
+
+func keyOf(img *imageproc.RGB, panAndScan bool) imageKey {
+	h := sha256.New()
+	var head [17]byte
+	binary.LittleEndian.PutUint64(head[0:], uint64(img.W))
+	binary.LittleEndian.PutUint64(head[8:], uint64(img.H))
+	if panAndScan {
+		head[16] = 1
+	}
+	h.Write(head[:])
+	h.Write(img.Pix)
+	var k imageKey
+	h.Sum(k[:0])
+	return k
 }

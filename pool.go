@@ -21,7 +21,8 @@ var ErrClosed = errors.New("gemmavk: pool closed")
 //
 // A session keeps its tokens between requests, so Acquire gives a request
 // the idle session holding the longest reusable prefix of its prompt
-// (Session.Reusable); only the rest is evaluated. With no prefix to reuse
+// (Session.Reusable; image tokens count only for the same images); only
+// the rest is evaluated. With no prefix to reuse
 // it prefers an unopened slot, then the least recently used session.
 type Pool struct {
 	m     *Model
@@ -59,6 +60,12 @@ func (m *Model) NewPool(size, queue int) *Pool {
 // ErrQueueFull at once when the queue is full, and with ctx's error when
 // ctx ends while waiting. Release must follow.
 func (p *Pool) Acquire(ctx context.Context, prompt []int) (*Session, error) {
+	return p.AcquirePrompt(ctx, &Prompt{IDs: prompt})
+}
+
+// AcquirePrompt is Acquire for a prompt with images: a session's cached
+// image tokens count as a shared prefix only for the same images.
+func (p *Pool) AcquirePrompt(ctx context.Context, prompt *Prompt) (*Session, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -114,19 +121,19 @@ func (p *Pool) Acquire(ctx context.Context, prompt []int) (*Session, error) {
 	return nil, ctx.Err()
 }
 
-func (p *Pool) count(s *Session, prompt []int) {
+func (p *Pool) count(s *Session, prompt *Prompt) {
 	p.requests.Add(1)
-	p.promptTokens.Add(int64(len(prompt)))
-	p.cachedTokens.Add(int64(s.Reusable(prompt)))
+	p.promptTokens.Add(int64(len(prompt.IDs)))
+	p.cachedTokens.Add(int64(s.reusable(prompt)))
 }
 
 // pick chooses an idle session for prompt, or a nil session with true when
 // a new one should be opened, or false when the caller must wait. p.mu is
 // held.
-func (p *Pool) pick(prompt []int) (*Session, bool) {
+func (p *Pool) pick(prompt *Prompt) (*Session, bool) {
 	best, bestN := -1, 0
 	for i, s := range p.idle {
-		if n := s.Reusable(prompt); n > bestN {
+		if n := s.reusable(prompt); n > bestN {
 			best, bestN = i, n
 		}
 	}

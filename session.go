@@ -71,6 +71,9 @@ type Session struct {
 	m    *Model
 	g    *gemma3.Session
 	last Stats
+	// runs record the image soft-token runs in the cache, fed by
+	// StreamPrompt, with the image part each holds.
+	runs []imageRun
 }
 
 // Gemma returns the underlying gemma3 session.
@@ -86,7 +89,10 @@ func (s *Session) Ctx() int { return s.g.Ctx() }
 func (s *Session) Stats() Stats { return s.last }
 
 // Reset empties the session.
-func (s *Session) Reset() { s.g.Reset() }
+func (s *Session) Reset() {
+	s.g.Reset()
+	s.runs = nil
+}
 
 // Close releases the session's cache (and, on a GPU, its plans).
 func (s *Session) Close() {
@@ -101,19 +107,60 @@ func (s *Session) Close() {
 // the prompt is all prefix (the last prompt token is fed to get logits),
 // and 0 when dropping the rest of the cache is not safe
 // (gemma3.Session.CanRewind: a sliding-window ring that has wrapped).
-func (s *Session) Reusable(prompt []int) int {
-	have := s.g.Tokens()
-	n := 0
+func (s *Session) Reusable(prompt []int) int { return s.reusable(&Prompt{IDs: prompt}) }
+
+// reusable is Reusable for a prompt with images: a run of image soft
+// tokens is shared only when the session fed it the features of the same
+// image part, and the prefix never ends inside a run (a run is one block
+// of attention, fed whole).
+func (s *Session) reusable(p *Prompt) int {
+	have, prompt := s.g.Tokens(), p.IDs
+	soft := s.m.softToken()
+	n, run := 0, 0
 	for n < len(have) && n < len(prompt) && have[n] == prompt[n] {
+		if prompt[n] == soft && (n == 0 || prompt[n-1] != soft) {
+			for run < len(p.runs) && p.runs[run].start < n {
+				run++
+			}
+			if run == len(p.runs) || p.runs[run].start != n || !s.holdsRun(p.runs[run]) {
+				break
+			}
+		}
 		n++
 	}
 	if n >= len(prompt) {
 		n = len(prompt) - 1
 	}
+	for n > 0 && n < len(prompt) && prompt[n] == soft && prompt[n-1] == soft {
+		n-- // back to the start of the run
+	}
 	if n < 0 || (n < len(have) && !s.g.CanRewind(n)) {
 		return 0
 	}
 	return n
+}
+
+// holdsRun reports whether the session fed the features of r's image part
+// at r's place.
+func (s *Session) holdsRun(r imageRun) bool {
+	for _, h := range s.runs {
+		if h.start == r.start {
+			return h.n == r.n && h.key == r.key
+		}
+	}
+	return false
+}
+
+// keepRuns forgets the records of the runs at or after position n.
+func (s *Session) keepRuns(n int) {
+	k := 0
+	for _, r := range s.runs {
+		if r.start+r.n <= n {
+			s.runs[k] = r
+			k++
+		}
+	}
+	s.runs = s.runs[:k]
 }
 
 // Stream evaluates prompt (token ids, <bos> included) and yields the
@@ -124,8 +171,18 @@ func (s *Session) Reusable(prompt []int) int {
 // then holds the prompt and the tokens generated so far. An error ends the
 // stream as its last item. Stats tells how it went.
 func (s *Session) Stream(ctx context.Context, prompt []int, opt GenerateOptions) iter.Seq2[Token, error] {
+	return s.StreamPrompt(ctx, &Prompt{IDs: prompt}, opt)
+}
+
+// StreamPrompt is Stream for a prompt with images (ChatPrompt): the images
+// whose soft tokens are evaluated are encoded first, on the model's
+// executor, one model turn each, and their features fed in place of the
+// soft tokens. A run of soft tokens in the cache is reused only for the
+// same image (its pixels, and Pan & Scan alike). PromptTokens count the
+// soft tokens.
+func (s *Session) StreamPrompt(ctx context.Context, prompt *Prompt, opt GenerateOptions) iter.Seq2[Token, error] {
 	return func(yield func(Token, error) bool) {
-		s.last = Stats{PromptTokens: len(prompt)}
+		s.last = Stats{PromptTokens: len(prompt.IDs)}
 		r := runner{s: s, ctx: ctx, opt: opt, yield: yield, st: &s.last}
 		r.run(func(g gemma3.GenerateOptions) (gemma3.Stats, error) {
 			if err := r.prefill(prompt); err != nil {
@@ -139,6 +196,11 @@ func (s *Session) Stream(ctx context.Context, prompt []int, opt GenerateOptions)
 // Generate is Stream collected: the text and ids generated.
 func (s *Session) Generate(ctx context.Context, prompt []int, opt GenerateOptions) (Result, error) {
 	return collect(s.Stream(ctx, prompt, opt), &s.last)
+}
+
+// GeneratePrompt is StreamPrompt collected.
+func (s *Session) GeneratePrompt(ctx context.Context, prompt *Prompt, opt GenerateOptions) (Result, error) {
+	return collect(s.StreamPrompt(ctx, prompt, opt), &s.last)
 }
 
 func collect(seq iter.Seq2[Token, error], st *Stats) (Result, error) {
@@ -191,32 +253,61 @@ func (r *runner) release() {
 	}
 }
 
-// prefill rewinds to the reusable prefix of prompt and feeds the rest in
-// chunks whose lengths are the chunk size or powers of two below it, so
-// that a session compiles a bounded set of step shapes however the
-// prompts' lengths vary. The turn is passed on between chunks.
-func (r *runner) prefill(prompt []int) error {
-	s := r.s
+// prefill rewinds to the reusable prefix of the prompt, encodes the images
+// of the soft-token runs after it, and feeds the rest in chunks whose
+// lengths are the chunk size or powers of two below it, so that a session
+// compiles a bounded set of step shapes however the prompts' lengths vary
+// (a chunk that would split a run of soft tokens ends before it, and a
+// run that starts a chunk is one). The turn is passed on between chunks
+// and between images.
+func (r *runner) prefill(p *Prompt) error {
+	s, prompt := r.s, p.IDs
 	if len(prompt) == 0 {
 		return errors.New("gemmavk: empty prompt")
 	}
 	if len(prompt) > s.g.Ctx() {
 		return fmt.Errorf("gemmavk: %w: a prompt of %d tokens exceeds the context of %d", gemma3.ErrContextFull, len(prompt), s.g.Ctx())
 	}
+	if err := s.m.checkPrompt(p); err != nil {
+		return err
+	}
 	t0 := time.Now()
-	keep := s.Reusable(prompt)
+	keep := s.reusable(p)
 	if err := s.g.Rewind(keep); err != nil {
 		return err
 	}
+	s.keepRuns(keep)
 	r.st.CachedTokens = keep
-	tail := prompt[keep:]
-	for len(tail) > 0 {
-		n := pieceLen(len(tail), s.m.chunk)
-		if _, err := s.g.Feed(tail[:n]); err != nil {
+	feats, err := r.encode(p, keep)
+	if err != nil {
+		return err
+	}
+	runs := p.runs
+	for len(runs) > 0 && runs[0].start < keep {
+		runs = runs[1:]
+	}
+	soft := s.m.softToken()
+	for pos := keep; pos < len(prompt); {
+		n := pieceLen(len(prompt)-pos, s.m.chunk)
+		n = pieceAround(prompt[pos:], n, soft, s.m.chunk)
+		var images [][]float32
+		k := 0
+		for k < len(runs) && runs[k].start < pos+n {
+			images = append(images, feats[runs[k].start])
+			k++
+		}
+		if len(images) == 0 {
+			_, err = s.g.Feed(prompt[pos : pos+n])
+		} else {
+			_, err = s.g.FeedImages(prompt[pos:pos+n], images)
+		}
+		if err != nil {
 			return err
 		}
-		tail = tail[n:]
-		if len(tail) > 0 {
+		s.runs = append(s.runs, runs[:k]...)
+		runs = runs[k:]
+		pos += n
+		if pos < len(prompt) {
 			r.release()
 			if err := r.acquire(r.ctx); err != nil {
 				return err
@@ -225,6 +316,61 @@ func (r *runner) prefill(prompt []int) error {
 	}
 	r.st.PromptTime = time.Since(t0)
 	return nil
+}
+
+// encode encodes the images with soft-token runs at or after position
+// keep and returns the features of those runs by their start.
+func (r *runner) encode(p *Prompt, keep int) (map[int][]float32, error) {
+	feats := map[int][]float32{}
+	for i, im := range p.images {
+		var runs []imageRun
+		for _, run := range p.runs {
+			if run.image == i && run.start >= keep {
+				runs = append(runs, run)
+			}
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		if len(feats) > 0 {
+			r.release()
+			if err := r.acquire(r.ctx); err != nil {
+				return nil, err
+			}
+		}
+		f, err := r.s.m.encodeImage(im.rgb, im.panAndScan)
+		if err != nil {
+			return nil, fmt.Errorf("image %d: %w", i+1, err)
+		}
+		if len(f) != im.parts {
+			return nil, fmt.Errorf("gemmavk: image %d: the encoder gave %d parts, the prompt has %d", i+1, len(f), im.parts)
+		}
+		for _, run := range runs {
+			feats[run.start] = f[run.key.part]
+		}
+	}
+	return feats, nil
+}
+
+// pieceAround moves the end of a prefill piece of n tokens of tail out of
+// a run of soft tokens: before the run, in a piece of pieceLen tokens (and
+// again out of any run that one would end in), or when the run starts the
+// piece, to its end.
+func pieceAround(tail []int, n, soft, chunk int) int {
+	for soft >= 0 && n < len(tail) && tail[n-1] == soft && tail[n] == soft {
+		start := n - 1
+		for start > 0 && tail[start-1] == soft {
+			start--
+		}
+		if start == 0 {
+			for n < len(tail) && tail[n] == soft {
+				n++
+			}
+			return n
+		}
+		n = pieceLen(start, chunk)
+	}
+	return n
 }
 
 // pieceLen is the next prefill piece for n tokens left: the chunk when as

@@ -75,6 +75,9 @@ type streamOptions struct {
 type chatRequest struct {
 	samplingParams
 	Messages []chatMessage `json:"messages"`
+	// PanAndScan (an extension) follows each elongated image with its Pan
+	// & Scan crops (gemmavk.PromptOptions).
+	PanAndScan bool `json:"pan_and_scan"`
 }
 
 type chatMessage struct {

@@ -10,6 +10,16 @@
 // only what is new. A client that disconnects stops its generation at the
 // next token and frees its slot. Slots do not share GPU steps: they take
 // turns, one prefill chunk or decode step at a time (docs/ARCHITECTURE.md).
+//
+// On a model with a vision tower (gemmavk.Model.Vision), chat messages may
+// hold image_url parts with data: URLs (PNG, JPEG, GIF, WebP): each
+// becomes one <start_of_image> where it stands, its soft tokens count in
+// the usage, and the image is encoded on the model's executor when its
+// tokens are evaluated. A slot reuses cached image tokens only for the
+// same image. The extension field "pan_and_scan": true adds the Pan & Scan
+// crops of elongated images. An image that does not decode gets 400
+// invalid_image; images for a model without vision, 400
+// images_not_supported.
 package server
 
 import (
@@ -181,7 +191,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, v any) *httpEr
 
 // job is a validated generation request.
 type job struct {
-	ids         []int
+	prompt      *gemmavk.Prompt
 	opt         gemmavk.GenerateOptions
 	stream      bool
 	usageInStrm bool
@@ -190,7 +200,8 @@ type job struct {
 // settle checks the model name and the sampling fields and fits the
 // prompt and max_tokens to the context. defaultMax is the max_tokens of a
 // request that gives none (0: the rest of the context).
-func (s *Server) settle(p *samplingParams, ids []int, promptParam string, defaultMax int) (*job, *httpError) {
+func (s *Server) settle(p *samplingParams, prompt *gemmavk.Prompt, promptParam string, defaultMax int) (*job, *httpError) {
+	ids := prompt.IDs
 	if p.Model != "" && p.Model != s.cfg.ModelID {
 		return nil, s.unknownModel(p.Model)
 	}
@@ -263,7 +274,7 @@ func (s *Server) settle(p *samplingParams, ids []int, promptParam string, defaul
 	case defaultMax > 0:
 		n = min(n, defaultMax)
 	}
-	j := &job{ids: ids, stream: p.Stream,
+	j := &job{prompt: prompt, stream: p.Stream,
 		opt: gemmavk.GenerateOptions{MaxTokens: n, Sampling: cfg, Stop: stops, IgnoreEOS: p.IgnoreEOS}}
 	if p.StreamOptions != nil {
 		if !p.Stream {
@@ -303,7 +314,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		msgs[i] = msg
 	}
-	ids, err := s.cfg.Model.ChatIDs(msgs)
+	prompt, err := s.cfg.Model.ChatPrompt(msgs, gemmavk.PromptOptions{PanAndScan: req.PanAndScan})
 	if err != nil {
 		code := "invalid_value"
 		if errors.Is(err, gemmavk.ErrNoVision) {
@@ -313,7 +324,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("messages", code, "%v", err))
 		return
 	}
-	j, e := s.settle(&req.samplingParams, ids, "messages", 0)
+	j, e := s.settle(&req.samplingParams, prompt, "messages", 0)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -338,7 +349,7 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The legacy endpoint's max_tokens defaults to 16.
-	j, e := s.settle(&req.samplingParams, ids, "prompt", 16)
+	j, e := s.settle(&req.samplingParams, &gemmavk.Prompt{IDs: ids}, "prompt", 16)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -356,7 +367,7 @@ func newID(prefix string) string {
 // server-sent events.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, chat bool) {
 	ctx := r.Context()
-	sess, err := s.pool.Acquire(ctx, j.ids)
+	sess, err := s.pool.AcquirePrompt(ctx, j.prompt)
 	switch {
 	case errors.Is(err, gemmavk.ErrQueueFull):
 		writeError(w, &httpError{status: 429, typ: "rate_limit_exceeded", code: "queue_full", retryAfterSeconds: 1,
@@ -377,7 +388,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, chat bool) 
 	}
 	var genErr error
 	gone := false
-	for tok, err := range sess.Stream(ctx, j.ids, j.opt) {
+	for tok, err := range sess.StreamPrompt(ctx, j.prompt, j.opt) {
 		if err != nil {
 			genErr = err
 			break

@@ -54,16 +54,12 @@ func (io *imageOptions) check(ids bool) error {
 // the checkpoint directory's own), checks it against the text model and
 // makes its encoder on the evaluation's executor.
 func (io *imageOptions) openImageEncoder(model string, m *gemma3.Model) (gemma3.ImageEncoder, error) {
-	v, src, err := loadVision(model, io.mmproj)
+	v, _, err := openTower(model, io.mmproj, m)
 	if err != nil {
 		return nil, fmt.Errorf("--pixels: %w", err)
 	}
 	if v == nil {
 		return nil, fmt.Errorf("--pixels: %s has no vision tower; pass --mmproj FILE, or the image features with --features", model)
-	}
-	if err := pairVision(m, v, src); err != nil {
-		v.Close()
-		return nil, fmt.Errorf("--pixels: %w", err)
 	}
 	enc, err := v.NewEncoder(siglip.EncoderOptions{Device: io.dev, Threads: io.threads})
 	if err != nil {

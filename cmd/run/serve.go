@@ -24,6 +24,7 @@ import (
 // serveOptions are the flags of `run serve`.
 type serveOptions struct {
 	model, addr, alias, backend, device  string
+	mmproj                               string
 	parallel, queue, ctx, chunk, threads int
 	maxBodyMiB                           int
 	verbose                              bool
@@ -34,11 +35,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs := flag.NewFlagSet("run serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run serve -m MODEL [--addr 127.0.0.1:8080] [--parallel N] [--queue N]")
+		fmt.Fprintln(stderr, "usage: run serve -m MODEL [--mmproj FILE] [--addr 127.0.0.1:8080] [--parallel N] [--queue N]")
 		fmt.Fprintln(stderr, "serves an OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models, /health")
+		fmt.Fprintln(stderr, "chat messages may hold images (image_url parts with data: URLs) when the model has a vision tower")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.model, "m", "", "model: a GGUF file or an HF checkpoint directory")
+	fs.StringVar(&o.mmproj, "mmproj", "", "vision tower: a llama.cpp mmproj GGUF to pair with -m (an HF directory with vision_config brings its own)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback unless another is given explicitly)")
 	fs.StringVar(&o.alias, "alias", "", "model id in the API (default: the file name without extension)")
 	fs.IntVar(&o.parallel, "parallel", 1, "slots: requests generating at once, each with its own KV cache")
@@ -85,7 +88,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	m, err := gemmavk.Load(o.model, gemmavk.Options{Device: o.backend, DeviceName: o.device, Ctx: o.ctx,
-		Chunk: o.chunk, Threads: o.threads, Logger: log})
+		Chunk: o.chunk, Threads: o.threads, Logger: log, MMProj: o.mmproj})
 	if err != nil {
 		return err
 	}
@@ -111,8 +114,12 @@ func serve(args []string, stderr io.Writer) error {
 	if in.Backend == "vulkan" {
 		where = "Vulkan: " + in.Device
 	}
-	fmt.Fprintf(stderr, "run: serving %s on http://%s | %s | %d layers, %.0f MiB of weights | %d slot(s) of %d tokens, queue %d\n",
-		o.alias, ln.Addr(), where, in.Layers, float64(in.WeightBytes)/(1<<20), o.parallel, in.Ctx, o.queue)
+	images := "text only"
+	if in.Vision {
+		images = "images: " + filepath.Base(m.VisionSource())
+	}
+	fmt.Fprintf(stderr, "run: serving %s on http://%s | %s | %d layers, %.0f MiB of weights | %s | %d slot(s) of %d tokens, queue %d\n",
+		o.alias, ln.Addr(), where, in.Layers, float64(in.WeightBytes)/(1<<20), images, o.parallel, in.Ctx, o.queue)
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

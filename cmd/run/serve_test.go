@@ -14,6 +14,9 @@ func TestParseServeFlags(t *testing.T) {
 	if o.addr != "127.0.0.1:8080" || o.alias != "gemma-3-270m-it" || o.parallel != 1 || o.queue != 16 {
 		t.Fatalf("defaults: %+v", o)
 	}
+	if o, err := parseServeFlags([]string{"-m", "text.gguf", "--mmproj", "mmproj.gguf"}, io.Discard); err != nil || o.mmproj != "mmproj.gguf" {
+		t.Fatalf("--mmproj: %+v, %v", o, err)
+	}
 	for _, c := range []struct {
 		args []string
 		says string

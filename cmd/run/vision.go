@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gemmavk"
 	"gemmavk/gemma3"
 	"gemmavk/gpu"
 	"gemmavk/siglip"
@@ -88,7 +88,7 @@ func openVision(o *options, m *gemma3.Model, prog *progress, note io.Writer) (*v
 	if o.vis.mmproj == "" && len(imgs) == 0 && o.prompt != "" {
 		return nil, nil // -p without images
 	}
-	v, src, err := loadVision(o.model, o.vis.mmproj)
+	v, src, err := openTower(o.model, o.vis.mmproj, m)
 	if err != nil {
 		return nil, err
 	}
@@ -98,77 +98,20 @@ func openVision(o *options, m *gemma3.Model, prog *progress, note io.Writer) (*v
 		}
 		return nil, nil
 	}
-	if err := pairVision(m, v, src); err != nil {
-		v.Close()
-		return nil, err
-	}
 	return &vision{model: v, source: src, panAndScan: o.pre.panAndScan, prog: prog, note: note,
 		images: imgs, names: o.vis.images}, nil
 }
 
-// loadVision opens the vision tower that goes with the text model at
-// model: the mmproj file when one is named, else the checkpoint
-// directory's own when its config.json has vision_config. It returns nil
-// and no error when there is none. source names where it came from.
-func loadVision(model, mmproj string) (v *siglip.Model, source string, err error) {
-	source = mmproj
-	if source == "" {
-		has, err := hasVisionConfig(model)
-		if err != nil || !has {
-			return nil, "", err
-		}
-		source = model
+// openTower opens the vision tower that goes with the text model m read
+// from model, and pairs the two (gemmavk.OpenVision): the --mmproj file
+// when one is named, else the checkpoint directory's own. It returns nil
+// and no error when there is none; source names where it came from.
+func openTower(model, mmproj string, m *gemma3.Model) (v *siglip.Model, source string, err error) {
+	v, source, err = gemmavk.OpenVision(m, model, mmproj)
+	if err != nil && mmproj != "" {
+		err = fmt.Errorf("--mmproj: %w", err)
 	}
-	if v, err = siglip.Load(source); err != nil {
-		if mmproj != "" {
-			return nil, "", fmt.Errorf("--mmproj: %w", err)
-		}
-		return nil, "", err
-	}
-	return v, source, nil
-}
-
-// hasVisionConfig reports whether model is a checkpoint directory whose
-// config.json has a vision_config (a multimodal checkpoint).
-func hasVisionConfig(model string) (bool, error) {
-	st, err := os.Stat(model)
-	if err != nil || !st.IsDir() {
-		return false, nil
-	}
-	raw, err := os.ReadFile(filepath.Join(model, "config.json"))
-	if err != nil {
-		return false, nil // the text loader has reported it by now
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil {
-		return false, fmt.Errorf("%s: config.json: %w", model, err)
-	}
-	vc, ok := top["vision_config"]
-	return ok && string(vc) != "null", nil
-}
-
-// pairVision checks that the vision tower v (from source) fits the text
-// model m: the projector's output width must be the text model's hidden
-// size, and the text model's vocabulary must have the image tokens at the
-// ids its config names (gemma3.Model.EnableImages, which also takes the
-// tokens per image from v). A model without a tokenizer (--ids with
-// --pixels) is checked for the tokens per image only.
-func pairVision(m *gemma3.Model, v *siglip.Model, source string) error {
-	if got, want := v.Config.TextHidden, m.Config.Hidden; got != want {
-		return fmt.Errorf("%s: the vision projector gives %d-wide features, the text model is %d wide: the two do not belong together",
-			source, got, want)
-	}
-	if m.Tokenizer == nil {
-		if n := m.Config.Image.Tokens; n != 0 && n != v.Config.TokensPerImage {
-			return fmt.Errorf("%s: the vision tower gives %d tokens per image, the text model's config says %d",
-				source, v.Config.TokensPerImage, n)
-		}
-		return nil
-	}
-	if err := m.EnableImages(v.Config.TokensPerImage); err != nil {
-		return fmt.Errorf("%s: %w", source, err)
-	}
-	return nil
+	return v, source, err
 }
 
 // decodeImage reads one image file as RGB (imageproc.Decode with the

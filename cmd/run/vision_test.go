@@ -5,9 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,10 +18,10 @@ import (
 	"gemmavk/gemma3/sample"
 	"gemmavk/gpu"
 	"gemmavk/internal/testutil"
+	"gemmavk/internal/visiontest"
 	"gemmavk/internal/vktest"
 	"gemmavk/kernels/quant"
 	"gemmavk/siglip"
-	"gemmavk/siglip/imageproc"
 	"gemmavk/tokenizer"
 )
 
@@ -54,38 +51,14 @@ func backendDevice(t *testing.T, backend string) *gpu.Device {
 // ships no tokenizer) with a tokenizer.json of its 1024 ids and the image
 // tokens img.
 func vlmWithTokenizer(t *testing.T, img testutil.TinyImageIDs) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"config.json", "model.safetensors"} {
-		abs, err := filepath.Abs(filepath.Join(vlmDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(abs, filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), testutil.TinyTokenizerJSON(t, 1024, img), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testutil.VLMTinyWithTokenizer(t, img)
 }
 
 // writePNG writes a w×h colour pattern as a PNG file.
 func writePNG(t *testing.T, name string, w, h int) string {
 	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.NRGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x*7 + y*13) % 256), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, testutil.PatternPNG(t, w, h, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -131,39 +104,14 @@ var (
 // crop, encoded on dev from the pixels imageproc.Preprocess gives.
 func referenceInputs(t *testing.T, m *gemma3.Model, dir, text string, images []string, panAndScan bool, dev *gpu.Device) ([]int, [][]float32) {
 	t.Helper()
-	v, err := siglip.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	enc, err := v.NewEncoder(siglip.EncoderOptions{Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	var features [][]float32
-	for _, path := range images {
-		f, err := os.Open(path)
-		if err != nil {
+	files := make([][]byte, len(images))
+	for i, path := range images {
+		var err error
+		if files[i], err = os.ReadFile(path); err != nil {
 			t.Fatal(err)
 		}
-		img, err := imageproc.Decode(f, imageproc.Limits{})
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		px, err := imageproc.Preprocess(img, imageproc.Options{Size: v.Config.ImageSize, PanAndScan: panAndScan})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range px.Images {
-			feat, err := enc.Encode(px.Image(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			features = append(features, feat)
-		}
 	}
+	features, _ := visiontest.Features(t, dir, dev, panAndScan, files...)
 	return m.Tokenizer.Encode(text, true), features
 }
 
@@ -177,17 +125,7 @@ func referenceAnswer(t *testing.T, dir, text string, images []string, panAndScan
 	}
 	defer m.Close()
 	ids, features := referenceInputs(t, m, dir, text, images, panAndScan, dev)
-	s, err := m.NewSession(gemma3.Options{Ctx: 256, Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var answer []int
-	_, err = s.Generate(t.Context(), ids, gemma3.GenerateOptions{MaxTokens: n, Images: features, Sampling: sampling,
-		OnToken: func(id int) error { answer = append(answer, id); return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	answer := visiontest.Generate(t, m, dev, 256, ids, features, n, sampling)
 	return m.Tokenizer.Decode(answer), len(answer)
 }
 
@@ -493,32 +431,7 @@ func testChatImage(t *testing.T, backend string) {
 func TestMMProjPairing(t *testing.T) {
 	dir := vlmWithTokenizer(t, testutil.VLMTinyImageIDs)
 	tmp := t.TempDir()
-	text, mmproj := filepath.Join(tmp, "text.gguf"), filepath.Join(tmp, "mmproj.gguf")
-	m, err := gemma3.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = m.WriteGGUF(text, gemma3.KeepType)
-	m.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeMMProj := func(path string, v *siglip.Model) {
-		t.Helper()
-		var buf bytes.Buffer
-		if err := siglip.WriteMMProj(&buf, v.Config, v.Weights, quant.F32); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	v, err := siglip.Load(vlmDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeMMProj(mmproj, v)
-	v.Close()
+	text, mmproj := visiontest.SplitGGUF(t, dir)
 
 	t.Run("logits", func(t *testing.T) {
 		ids, pixels, _, want := vlmGolden(t)
@@ -556,7 +469,7 @@ func TestMMProjPairing(t *testing.T) {
 		t.Fatal(err)
 	}
 	narrowPath := filepath.Join(tmp, "narrow.gguf")
-	writeMMProj(narrowPath, narrow)
+	visiontest.WriteMMProj(t, narrowPath, narrow)
 	img := writePNG(t, "cat.png", 32, 32)
 	for _, c := range []struct {
 		name string
