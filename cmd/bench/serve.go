@@ -37,7 +37,8 @@ type ServeResult struct {
 	PromptTokens int     `json:"prompt_tokens"`
 }
 
-// benchServe measures the server: for each count in --serve-streams, that
+// benchServe measures the server, after one untimed round over every slot:
+// for each count in --serve-streams, that
 // many streaming completions at once (short distinct prompts, -n tokens
 // each, end-of-sequence ignored), then the time to first token of one
 // --serve-prompt-token prompt on an idle server. Models without a
@@ -101,6 +102,24 @@ func serveTests(o *options, m *gemmavk.Model, name string, gen, slots int, stder
 	words := promptWords(m)
 	base := ServeResult{Model: name, Backend: in.Backend, Device: in.Device}
 	var out []ServeResult
+	// One untimed round over every slot first: each session's cache and
+	// compiled steps are made on its first request, which is not what a
+	// running server's throughput is about.
+	warm := make([]streamResult, slots)
+	var ww sync.WaitGroup
+	for i := range slots {
+		ww.Add(1)
+		go func() {
+			defer ww.Done()
+			warm[i] = stream(url, fmt.Sprintf("warm %d %s", i, words(16, uint64(i))), 8)
+		}()
+	}
+	ww.Wait()
+	for _, r := range warm {
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
 	for _, n := range o.serveStreams {
 		fmt.Fprintf(stderr, "bench: %s: %d stream(s) of %d tokens\n", in.Backend, n, gen)
 		t0 := time.Now()
