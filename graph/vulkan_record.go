@@ -325,9 +325,8 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 	return r.vision(n, out)
 }
 
-// attention records a chunk's attention: one dispatch, plain or split-K
-// (whose last workgroups merge the splits) when the cache is long enough
-// for splitting to pay. The split
+// attention records a chunk's attention: one dispatch, or split-K with a
+// combine pass when the cache is long enough for it to pay. The split
 // count is fixed when the plan is recorded (from the cache size), since a
 // replayed step cannot change its dispatches; splits past the current
 // keys write empty partials.
@@ -365,30 +364,15 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	counters, err := kernels.AttentionSplitCounters(c, a, T)
-	if err != nil {
-		return err
-	}
 	scratch, err := r.v.dev.Alloc(uint64(kernels.AttentionSplitScratch(a, T, splits)), gpu.DeviceLocal)
 	if err != nil {
 		return err
 	}
 	r.vp.scratch = append(r.vp.scratch, scratch)
-	count, err := r.v.dev.Alloc(uint64(counters), gpu.DeviceLocal)
-	if err != nil {
+	if err := r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch}); err != nil {
 		return err
 	}
-	r.vp.scratch = append(r.vp.scratch, count)
-	// The kernel leaves its counters at zero; they start there.
-	if err := r.v.dev.Upload(count, make([]byte, counters)); err != nil {
-		return err
-	}
-	seven := scratch // binding 7: the spans, else unused
-	if opts.Spans {
-		seven = spans[0]
-	}
-	bind := append(append([]gpu.Buffer{}, bufs...), scratch, seven, out, count)
-	return r.dispatch(ds, bind, append(bufs, spans...), []gpu.Buffer{scratch, out, count})
+	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
 }
 
 // partRows is the row count of the parts a weight of rows × rowBytes is

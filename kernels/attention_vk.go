@@ -162,33 +162,34 @@ func AttentionSplitScratch(a Attn, T, splits int) int {
 }
 
 // AttentionSplitVk lowers the same attention as AttentionVk as split-K,
-// for long contexts (decode over thousands of cached keys), in one
-// dispatch: the key range of each block is cut into splits runs of whole
-// tiles, each workgroup writing its partial softmax to a scratch buffer of
-// AttentionSplitScratch(a, T, splits) bytes; the last workgroup of each
-// block to finish merges them into out and leaves its counter at zero.
+// for long contexts (decode over thousands of cached keys): the key range
+// of each block is cut into splits runs of whole tiles, each workgroup
+// writing its partial softmax to a scratch buffer of
+// AttentionSplitScratch(a, T, splits) bytes, then a combine pass merges
+// them. Record a barrier between the two dispatches.
 //
-// attention_split_f16[_spans] / attention_split_f32[_spans]: bindings 0-5
-// as AttentionVk; 6 the scratch f32 [T*nH, splits, D+2]; 7 spans int32
-// [T] (any buffer without o.Spans); 8 out f32 [T, nH*D]; 9 counters of
-// AttentionSplitCounters(a, T) bytes, zero when first bound. Push T,
-// Heads, KVHeads, Slots, Window, Scale, splits; spec workgroup size, D,
-// BR, BC.
-func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) (gpu.Dispatch, error) {
+// Pass 1 (attention_split_f16[_spans] / attention_split_f32[_spans]):
+// bindings as AttentionVk, with binding 6 the scratch f32
+// [T*nH, splits, D+2] instead of out; push T, Heads, KVHeads, Slots,
+// Window, Scale, splits; spec workgroup size, D, BR, BC.
+// Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
+// push T*nH, splits, D; spec workgroup size.
+func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
 	if splits < 1 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d splits", splits)
+		return nil, fmt.Errorf("kernels: attention: %d splits", splits)
 	}
-	return attnDispatch(c, a, T, splits, "attention_split"+o.suffix())
-}
-
-// AttentionSplitCounters is the size in bytes of AttentionSplitVk's
-// counters: one word per block of query rows and kv head.
-func AttentionSplitCounters(c gpu.Caps, a Attn, T int) (int, error) {
-	br, _, err := attnTiles(c, a.HeadDim, T*(a.Heads/a.KVHeads))
+	pass1, err := attnDispatch(c, a, T, splits, "attention_split"+o.suffix())
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return 4 * int(ceilDiv(T*(a.Heads/a.KVHeads), br)) * a.KVHeads, nil
+	rows := T * a.Heads
+	pass2 := gpu.Dispatch{
+		Shader: "attention_combine",
+		Spec:   []uint32{rowWorkgroup(c, a.HeadDim)},
+		Push:   gpu.Push(uint32(rows), uint32(splits), uint32(a.HeadDim)),
+		Groups: rowGroups(rows),
+	}
+	return []gpu.Dispatch{pass1, pass2}, nil
 }
 
 // AttentionFullVk lowers AttentionFull: n tokens of heads heads of dim

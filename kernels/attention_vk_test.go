@@ -297,18 +297,19 @@ func (b *vkBufs) run(rec *gpu.Recording) {
 	}
 }
 
-// splitPass binds AttentionSplitVk's dispatch over attnCase.bufs (scratch
-// at 6, spans at 7 when there are spans) plus out and the counters
-// appended last: spans (or the scratch, unused) at 7, out, counters.
-func splitPass(ds gpu.Dispatch, spans bool, n int) vkPass {
-	bind := []int{0, 1, 2, 3, 4, 5, 6, 6, n - 2, n - 1}
+// splitBinds are the buffer indices of AttentionSplitVk's passes over
+// attnCase.bufs plus the out buffer appended last.
+func splitPasses(ds []gpu.Dispatch, spans bool) []vkPass {
+	first := []int{0, 1, 2, 3, 4, 5, 6}
+	out := 7
 	if spans {
-		bind[7] = 7
+		first = append(first, 7)
+		out = 8
 	}
-	return vkPass{ds, bind}
+	return []vkPass{{ds[0], first}, {ds[1], []int{6, out}}}
 }
 
-// Tolerance: attnTol (as TestAttentionVulkan; the merge adds one more
+// Tolerance: attnTol (as TestAttentionVulkan; the combine adds one more
 // rescale per split).
 func TestAttentionSplitVulkan(t *testing.T) {
 	d := vktest.Device(t)
@@ -336,24 +337,10 @@ func TestAttentionSplitVulkan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			counters, err := AttentionSplitCounters(d.Caps(), c.attn(), c.T)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bufs := append(c.bufs(in, AttentionSplitScratch(c.attn(), c.T, tc.splits)), vktest.Poisoned(4*len(want)),
-				make([]byte, counters))
+			bufs := append(c.bufs(in, AttentionSplitScratch(c.attn(), c.T, tc.splits)), vktest.Poisoned(4*len(want)))
 			b := newVkBufs(t, d, bufs...)
-			run := b.record(splitPass(ds, c.spans != nil, len(bufs)))
-			// Twice: the last workgroup of each block must leave its counter
-			// at zero for the next replay.
-			for rep := 0; rep < 2; rep++ {
-				b.upload(len(bufs)-2, vktest.Poisoned(4*len(want)))
-				b.run(run)
-				testutil.CheckClose(t, fmt.Sprintf("attention, run %d", rep), vktest.Floats(b.download(len(bufs)-2)), want, attnTol)
-				if cnt := b.download(len(bufs) - 1); !bytes.Equal(cnt, make([]byte, counters)) {
-					t.Fatalf("run %d: counters left at %v", rep, vktest.Ints(cnt))
-				}
-			}
+			b.run(b.record(splitPasses(ds, c.spans != nil)...))
+			testutil.CheckClose(t, "attention", vktest.Floats(b.download(len(bufs)-1)), want, attnTol)
 			for i, name := range []string{"q", "k", "v", "ck", "cv", "pos"} {
 				if !bytes.Equal(b.download(i), bufs[i]) {
 					t.Errorf("%s changed", name)
@@ -385,17 +372,12 @@ func TestAttentionVulkanReplay(t *testing.T) {
 			kvw, qw := a.KVHeads*a.HeadDim, a.Heads*a.HeadDim
 			ck, cv := make([]float32, a.Slots*kvw), make([]float32, a.Slots*kvw)
 			// Buffers: 0 q, 1 k, 2 v, 3 ck, 4 cv, 5 pos, 6 out (T tokens),
-			// and for decode 7 q, 8 k, 9 v, 10 pos, 11 out, 12 scratch,
-			// 13 counters.
-			counters, err := AttentionSplitCounters(d.Caps(), a, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// and for decode 7 q, 8 k, 9 v, 10 pos, 11 out, 12 scratch.
 			b := newVkBufs(t, d,
 				make([]byte, 4*prefill*qw), make([]byte, 4*prefill*kvw), make([]byte, 4*prefill*kvw),
 				f16Bytes(ck), f16Bytes(cv), make([]byte, 4), make([]byte, 4*prefill*qw),
 				make([]byte, 4*qw), make([]byte, 4*kvw), make([]byte, 4*kvw), make([]byte, 4), make([]byte, 4*qw),
-				make([]byte, max(4, AttentionSplitScratch(a, 1, tc.splits))), make([]byte, counters))
+				make([]byte, max(4, AttentionSplitScratch(a, 1, tc.splits))))
 			record := func(T int, q, k, v, pos, out int) *gpu.Recording {
 				var passes []vkPass
 				if T == 1 && tc.splits > 1 {
@@ -403,7 +385,7 @@ func TestAttentionVulkanReplay(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					passes = []vkPass{{ds, []int{q, k, v, 3, 4, pos, 12, 12, out, 13}}}
+					passes = []vkPass{{ds[0], []int{q, k, v, 3, 4, pos, 12}}, {ds[1], []int{12, out}}}
 				} else {
 					ds, err := AttentionVk(d.Caps(), a, T, AttnOpts{})
 					if err != nil {

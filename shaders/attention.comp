@@ -22,23 +22,15 @@
 //                                  recorded dispatch serves every step
 //   6 out f32 [T, nH*D]; with SPLIT the scratch f32 [T*nH, Splits, D+2]:
 //         per (row r = t*nH + h, split s) the running max m, the sum l and
-//         the unnormalized accumulator o[D]
+//         the unnormalized accumulator o[D] (attention_combine.comp)
 //   7 spans int32 [T]              readonly, SPANS only (0 = text)
-//   8 result f32 [T, nH*D]         SPLIT only: the merged output
-//   9 count uint [blocks * nKV]    SPLIT only: zero before the dispatch, and
-//                                  zero again after it
 // Push: T, nH, nKV, Slots, Window, Scale, Splits (Splits only read by SPLIT).
 // Spec: 0 workgroup size, 1 D (even), 2 BR, 3 BC (include/attention.glsl).
 // Mapping: group (x, y, z) = (row block, kv head g, split). The T*(nH/nKV)
 // query rows of kv head g, r = t*(nH/nKV) + (h - g*(nH/nKV)), are cut into
 // blocks of BR; a block attends over the keys [lo, hi) its rows may see
 // (with SPANS, widened to the end of the chunk); SPLIT cuts that range into
-// Splits runs of whole tiles, one per z. With SPLIT each workgroup writes
-// its partials, then counts itself done on count[block * nKV + g]; the
-// last workgroup of the block merges every split's partials into result,
-//   M = max_s m_s,  out[d] = Σ_s exp(m_s - M) o_s[d] / Σ_s exp(m_s - M) l_s
-// (splits that saw no key, m_s = MASKED, left out), and resets the count
-// for the next replay.
+// Splits runs of whole tiles, one per z.
 //! variant attention_f16
 //! variant attention_f16_spans SPANS
 //! variant attention_f32 CACHE_F32
@@ -62,14 +54,7 @@ layout(binding = 3) readonly buffer CK { uint ck[]; };
 layout(binding = 4) readonly buffer CV { uint cv[]; };
 #endif
 layout(binding = 5) readonly buffer Pos { int pos[]; };
-#ifdef SPLIT
-layout(binding = 6) coherent buffer Out { float outp[]; };
-layout(binding = 8) writeonly buffer Result { float result[]; };
-layout(binding = 9) coherent buffer Count { uint count[]; };
-shared bool split_last;
-#else
 layout(binding = 6) writeonly buffer Out { float outp[]; };
-#endif
 #ifdef SPANS
 layout(binding = 7) readonly buffer Spans { int spans[]; };
 #endif
@@ -150,62 +135,6 @@ uint row_index(uint i, uint g) {
     return t * pc.nH + h;
 }
 
-#ifdef SPLIT
-// merge_splits runs after the workgroup wrote its partials: the block's last
-// workgroup to get here merges all splits' partials of its rows into result.
-void merge_splits(uint g) {
-    const uint rec = D + 2;
-    uint c = gl_WorkGroupID.x * pc.nKV + g;
-    memoryBarrierBuffer();
-    barrier();
-    if (gl_LocalInvocationID.x == 0) {
-        split_last = atomicAdd(count[c], 1u) == pc.splits - 1u;
-    }
-    barrier();
-    if (!split_last) {
-        return;
-    }
-    memoryBarrierBuffer();
-    for (uint i = gl_LocalInvocationID.x; i < BR; i += WG) {
-        if (row0 + i < nrows) {
-            uint base = row_index(i, g) * pc.splits * rec;
-            float mx = MASKED;
-            for (uint s = 0; s < pc.splits; s++) {
-                mx = max(mx, outp[base + s * rec]);
-            }
-            float l = 0.0;
-            for (uint s = 0; s < pc.splits; s++) {
-                float m = outp[base + s * rec];
-                if (m != MASKED) {
-                    l += exp(m - mx) * outp[base + s * rec + 1];
-                }
-            }
-            row_m[i] = mx;
-            row_l[i] = l;
-        }
-    }
-    barrier();
-    for (uint cell = gl_LocalInvocationID.x; cell < BR * D; cell += WG) {
-        uint i = cell / D;
-        if (row0 + i < nrows) {
-            uint d = cell - i * D;
-            uint base = row_index(i, g) * pc.splits * rec;
-            float acc = 0.0;
-            for (uint s = 0; s < pc.splits; s++) {
-                float m = outp[base + s * rec];
-                if (m != MASKED) {
-                    acc += exp(m - row_m[i]) * outp[base + s * rec + 2 + d];
-                }
-            }
-            result[row_index(i, g) * D + d] = acc / row_l[i];
-        }
-    }
-    if (gl_LocalInvocationID.x == 0) {
-        count[c] = 0u;
-    }
-}
-#endif
-
 void main() {
     uint g = gl_WorkGroupID.y;
     p0 = uint(pos[0]);
@@ -274,7 +203,4 @@ void main() {
 #endif
         }
     }
-#ifdef SPLIT
-    merge_splits(g);
-#endif
 }
