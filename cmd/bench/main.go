@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -199,21 +198,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		results = append(results, rs...)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
-	}
-	fmt.Fprintln(stdout, "| model | backend | device | test | t/s | min | max |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
-	for _, r := range results {
+	return report(stdout, o.output, results, "| model | backend | device | test | t/s | min | max |", func(r Result) string {
 		test := r.Test
 		if r.Depth > 0 {
 			test += fmt.Sprintf(" @ d%d", r.Depth)
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %.1f | %.1f | %.1f |\n", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
-	}
-	return nil
+		return fmt.Sprintf("| %s | %s | %s | %s | %.1f | %.1f | %.1f |", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
+	})
 }
 
 // defaultBackends is vulkan on a GPU, else cpu: a software Vulkan device
