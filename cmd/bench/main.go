@@ -180,10 +180,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	backends := o.backends
-	if len(backends) == 0 {
-		backends = defaultBackends(o.device)
-	}
+	backends := o.backendList()
 	if o.ppl != "" {
 		return perplexity(o, m, backends, stdout, stderr)
 	}
@@ -205,6 +202,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Sprintf("| %s | %s | %s | %s | %.1f | %.1f | %.1f |", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
 	})
+}
+
+// backendList is --backend, else defaultBackends.
+func (o *options) backendList() []string {
+	if len(o.backends) > 0 {
+		return o.backends
+	}
+	return defaultBackends(o.device)
 }
 
 // defaultBackends is vulkan on a GPU, else cpu: a software Vulkan device

@@ -40,10 +40,7 @@ func benchVision(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	backends := o.backends
-	if len(backends) == 0 {
-		backends = defaultBackends(o.device)
-	}
+	backends := o.backendList()
 	c := m.Config
 	pixels := make([]float32, c.PixelLen())
 	for i := range pixels {
