@@ -201,10 +201,11 @@ func TestImagePromptControls(t *testing.T) {
 	}
 }
 
-// TestImageTokenOutsideVocab gives the soft token an id past the
-// embedding table, as the released text-only vocabulary does for 262144:
-// it is never looked up and the logits do not change.
-func TestImageTokenOutsideVocab(t *testing.T) {
+// loadVLMTokenOutsideVocab loads the fixture with the soft token's id
+// moved to the vocabulary size, one past the embedding table, and returns
+// the fixture's ids with that token renamed.
+func loadVLMTokenOutsideVocab(t *testing.T) (*Model, *vlmGolden, []int) {
+	t.Helper()
 	m, g := loadVLM(t)
 	old := m.Config.Image.Resolved().Token
 	m.Config.Image.Token = m.Config.Vocab
@@ -214,6 +215,14 @@ func TestImageTokenOutsideVocab(t *testing.T) {
 			ids[i] = m.Config.Vocab
 		}
 	}
+	return m, g, ids
+}
+
+// TestImageTokenOutsideVocab gives the soft token an id past the
+// embedding table, as the released text-only vocabulary does for 262144:
+// it is never looked up and the logits do not change.
+func TestImageTokenOutsideVocab(t *testing.T) {
+	m, g, ids := loadVLMTokenOutsideVocab(t)
 	all, err := m.mustSession(t, 7).FeedImagesAll(ids, [][]float32{g.features})
 	if err != nil {
 		t.Fatal(err)

@@ -38,15 +38,7 @@ func TestImagePromptVulkan(t *testing.T) {
 		})
 	}
 	t.Run("token outside the vocabulary", func(t *testing.T) {
-		m, g := loadVLM(t)
-		old := m.Config.Image.Resolved().Token
-		m.Config.Image.Token = m.Config.Vocab
-		ids := slices.Clone(g.ids)
-		for i, id := range ids {
-			if id == old {
-				ids[i] = m.Config.Vocab
-			}
-		}
+		m, g, ids := loadVLMTokenOutsideVocab(t)
 		s, err := m.NewSession(Options{Ctx: 64, Device: d})
 		if err != nil {
 			t.Fatal(err)

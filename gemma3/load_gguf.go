@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"gemmavk/gguf"
+	"gemmavk/internal/checkpoint"
 	"gemmavk/kernels/quant"
 	"gemmavk/tokenizer"
 )
@@ -15,40 +16,17 @@ type ggufSource struct{ f *gguf.File }
 
 func (s ggufSource) gainOffset() float32 { return 0 }
 
-func (s ggufSource) tensor(name string) (rawTensor, bool, error) {
-	info, ok := s.f.Tensor(name)
-	if !ok {
-		return rawTensor{}, false, nil
-	}
-	shape := make([]int, len(info.Dims))
-	for i, d := range info.Dims {
-		if d > math.MaxInt32 {
-			return rawTensor{}, false, fmt.Errorf("dimension %d too large", d)
-		}
-		shape[len(shape)-1-i] = int(d)
-	}
-	data, err := s.f.TensorData(name)
-	if err != nil {
-		return rawTensor{}, false, err
-	}
-	return rawTensor{Type: info.Type, Shape: shape, Data: data}, true, nil
+func (s ggufSource) tensor(name string) (checkpoint.Tensor, bool, error) {
+	return checkpoint.FromGGUF(s.f, name)
 }
 
 // loadGGUF opens a llama.cpp Gemma 3 text GGUF.
 func loadGGUF(path string) (*Model, error) {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	m, err := modelFromGGUF(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("gemma3: %s: %w", path, err)
-	}
-	m.closers = append(m.closers, f)
-	return m, nil
+	return checkpoint.OpenGGUF(path, modelFromGGUF)
 }
 
+// modelFromGGUF builds the model of a text GGUF; the model keeps f and
+// closes it in Close.
 func modelFromGGUF(f *gguf.File) (*Model, error) {
 	if arch, _ := f.String("general.architecture"); arch != "gemma3" {
 		return nil, fmt.Errorf("architecture %q, want gemma3", arch)
@@ -62,7 +40,7 @@ func modelFromGGUF(f *gguf.File) (*Model, error) {
 		return nil, err
 	}
 	cfg.EmbedScale = embedScale(cfg.Hidden, w.Embed.Type)
-	m := &Model{Config: cfg, Weights: w}
+	m := &Model{Config: cfg, Weights: w, closers: checkpoint.Closers{f}}
 	if _, ok := f.Get("tokenizer.ggml.model"); !ok {
 		return m, nil // a bare test model: ids in, logits out
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"gemmavk/kernels/quant"
+	"gemmavk/internal/checkpoint"
 	"gemmavk/safetensors"
 	"gemmavk/tokenizer"
 )
@@ -24,7 +24,7 @@ type hfSource struct {
 
 func (s hfSource) gainOffset() float32 { return 1 }
 
-func (s hfSource) tensor(name string) (rawTensor, bool, error) {
+func (s hfSource) tensor(name string) (checkpoint.Tensor, bool, error) {
 	full := s.prefix + name
 	if name == "lm_head.weight" {
 		// The untied head sits beside the decoder, not inside it.
@@ -33,47 +33,20 @@ func (s hfSource) tensor(name string) (rawTensor, bool, error) {
 			full = "language_model.lm_head.weight"
 		}
 	}
-	info, ok := s.set.Tensor(full)
-	if !ok {
-		return rawTensor{}, false, nil
-	}
-	var t quant.Type
-	switch info.DType {
-	case "F32":
-		t = quant.F32
-	case "F16":
-		t = quant.F16
-	case "BF16":
-		t = quant.BF16
-	default:
-		return rawTensor{}, false, fmt.Errorf("dtype %s not supported", info.DType)
-	}
-	data, err := s.set.Data(full)
-	if err != nil {
-		return rawTensor{}, false, err
-	}
-	return rawTensor{Type: t, Shape: info.Shape, Data: data}, true, nil
+	return checkpoint.FromSafetensors(s.set, full)
 }
 
 // loadHF opens an HF checkpoint directory: config.json, safetensors (one
 // file or sharded), and tokenizer.json when present.
 func loadHF(dir string) (*Model, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	cfg, set, err := checkpoint.OpenHF(dir, ParseHFConfig)
 	if err != nil {
-		return nil, fmt.Errorf("gemma3: %w", err)
-	}
-	cfg, err := ParseHFConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("gemma3: %s: %w", dir, err)
-	}
-	set, err := safetensors.OpenDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("gemma3: %w", err)
+		return nil, err
 	}
 	m, err := modelFromHF(dir, cfg, set)
 	if err != nil {
 		set.Close()
-		return nil, fmt.Errorf("gemma3: %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m.closers = append(m.closers, set)
 	return m, nil

@@ -1,11 +1,9 @@
 package gemma3
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
+	"gemmavk/internal/checkpoint"
 	"gemmavk/tokenizer"
 )
 
@@ -15,30 +13,22 @@ type Model struct {
 	Config    Config
 	Weights   *Weights
 	Tokenizer *tokenizer.Tokenizer // nil for an HF directory without tokenizer.json
-	closers   []io.Closer
+	closers   checkpoint.Closers
 }
 
 // Load opens a model: a GGUF file, or an HF checkpoint directory holding
 // config.json and safetensors.
 func Load(path string) (*Model, error) {
-	st, err := os.Stat(path)
+	m, err := checkpoint.Open(path, loadHF, loadGGUF)
 	if err != nil {
 		return nil, fmt.Errorf("gemma3: %w", err)
 	}
-	if st.IsDir() {
-		return loadHF(path)
-	}
-	return loadGGUF(path)
+	return m, nil
 }
 
 // Close releases the mapped files. The model must not be used afterwards.
 func (m *Model) Close() error {
-	var errs []error
-	for _, c := range m.closers {
-		errs = append(errs, c.Close())
-	}
-	m.closers = nil
-	return errors.Join(errs...)
+	return m.closers.Close()
 }
 
 // WeightBytes is the size of all weight matrices in their file encoding.

@@ -25,24 +25,33 @@ func greedyIDs(t *testing.T, m *Model, s *Session, prompt string, n int) []int {
 	return out
 }
 
+// realCPUAndVulkan opens the real model (skipped in short mode) with a
+// CPU session of vkOpts' context and a Vulkan session of vkOpts on the test
+// device, closed with the test.
+func realCPUAndVulkan(t *testing.T, vkOpts Options) (m *Model, cpu, vk *Session) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	vkOpts.Device = vktest.Device(t)
+	m = realModel(t)
+	cpu, err := m.NewSession(Options{Ctx: vkOpts.Ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err = m.NewSession(vkOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vk.Close() })
+	return m, cpu, vk
+}
+
 // TestRealGreedyVulkan: the real 270M model's greedy continuations are
 // the same token for token on the CPU and Vulkan executors, with f32
 // activations on both (ExactMatVec).
 func TestRealGreedyVulkan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
-	d := vktest.Device(t)
-	m := realModel(t)
-	cpu, err := m.NewSession(Options{Ctx: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := m.NewSession(Options{Ctx: 128, Device: d, ExactMatVec: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vk.Close()
+	m, cpu, vk := realCPUAndVulkan(t, Options{Ctx: 128, ExactMatVec: true})
 	const n = 64
 	for _, p := range greedyPrompts {
 		want := greedyIDs(t, m, cpu, p, n)
@@ -67,20 +76,7 @@ func TestRealGreedyVulkan(t *testing.T) {
 // along the CPU's greedy continuation stay those of the CPU, but for near
 // ties, and each step's logits stay close.
 func TestRealDecode8Bit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
-	d := vktest.Device(t)
-	m := realModel(t)
-	cpu, err := m.NewSession(Options{Ctx: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := m.NewSession(Options{Ctx: 64, Device: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vk.Close()
+	m, cpu, vk := realCPUAndVulkan(t, Options{Ctx: 64})
 	p := greedyPrompts[0]
 	cont := greedyIDs(t, m, cpu, p, 24)
 	prompt := append([]int{m.Config.BOS}, m.Tokenizer.Encode(p, false)...)

@@ -2,8 +2,9 @@ package gemma3
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 
 	"gemmavk/kernels"
@@ -29,12 +30,7 @@ var syntheticSizes = map[string]Config{
 
 // SyntheticSizes lists the sizes Synthetic knows.
 func SyntheticSizes() []string {
-	var out []string
-	for k := range syntheticSizes {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(syntheticSizes))
 }
 
 // SyntheticQuants lists the encodings Synthetic knows.

@@ -3,9 +3,8 @@ package gemma3
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
+	"gemmavk/internal/checkpoint"
 	"gemmavk/kernels"
 	"gemmavk/kernels/quant"
 )
@@ -46,18 +45,10 @@ func (w *Weights) Head() *kernels.Weight {
 	return w.Embed
 }
 
-// rawTensor is one tensor as a checkpoint stores it: element type, shape in
-// PyTorch order (outermost first) and bytes.
-type rawTensor struct {
-	Type  quant.Type
-	Shape []int
-	Data  []byte
-}
-
 // source looks tensors up by their name in one checkpoint format.
 type source interface {
 	// tensor returns the named tensor; ok is false when it is absent.
-	tensor(name string) (rawTensor, bool, error)
+	tensor(name string) (checkpoint.Tensor, bool, error)
 	// gainOffset is what must be added to a stored norm weight to get the
 	// gain: 1 for HF checkpoints, 0 for GGUF (its converter folded the 1 in).
 	gainOffset() float32
@@ -136,10 +127,7 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string) (*Weight
 	w := &Weights{Layers: make([]Layer, c.Layers)}
 	var errs []error
 	load := func(s tensorSpec, i int) {
-		n := name(s)
-		if strings.Contains(n, "%d") {
-			n = fmt.Sprintf(n, i)
-		}
+		n := checkpoint.LayerName(name(s), i)
 		raw, ok, err := src.tensor(n)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
@@ -152,7 +140,7 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string) (*Weight
 			return
 		}
 		want := s.shape(c)
-		if !sameShape(raw.Shape, want) {
+		if !checkpoint.SameShape(raw.Shape, want) {
 			errs = append(errs, fmt.Errorf("%s: shape %v, want %v", n, raw.Shape, want))
 			return
 		}
@@ -176,27 +164,9 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string) (*Weight
 		}
 		*s.vector(w, i) = v
 	}
-	for _, s := range globalTensors {
-		load(s, 0)
-	}
-	for i := 0; i < c.Layers; i++ {
-		for _, s := range layerTensors {
-			load(s, i)
-		}
-	}
+	checkpoint.Walk(globalTensors, layerTensors, c.Layers, load)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("gemma3: weights: %w", errors.Join(errs...))
 	}
 	return w, nil
-}
-
-// sameShape compares shapes, treating leading 1s as absent ([1, n] == [n]).
-func sameShape(a, b []int) bool {
-	trim := func(s []int) []int {
-		for len(s) > 1 && s[0] == 1 {
-			s = s[1:]
-		}
-		return s
-	}
-	return slices.Equal(trim(a), trim(b))
 }

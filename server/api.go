@@ -112,15 +112,22 @@ func usageOf(st gemmavk.Stats) *usage {
 		PromptTokensDetails: &tokensDetails{CachedTokens: st.CachedTokens}}
 }
 
-type chatResponse struct {
-	ID                string       `json:"id"`
-	Object            string       `json:"object"`
-	Created           int64        `json:"created"`
-	Model             string       `json:"model"`
-	SystemFingerprint string       `json:"system_fingerprint"`
-	Choices           []chatChoice `json:"choices"`
-	Usage             *usage       `json:"usage,omitempty"`
+// response is the envelope of both endpoints' answers and stream chunks;
+// C is the endpoint's choice.
+type response[C chatChoice | completionChoice] struct {
+	ID                string `json:"id"`
+	Object            string `json:"object"`
+	Created           int64  `json:"created"`
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint"`
+	Choices           []C    `json:"choices"`
+	Usage             *usage `json:"usage,omitempty"`
 }
+
+type (
+	chatResponse       = response[chatChoice]
+	completionResponse = response[completionChoice]
+)
 
 type chatChoice struct {
 	Index        int       `json:"index"`
@@ -133,16 +140,6 @@ type chatChoice struct {
 type chatOut struct {
 	Role    string  `json:"role,omitempty"`
 	Content *string `json:"content,omitempty"`
-}
-
-type completionResponse struct {
-	ID                string             `json:"id"`
-	Object            string             `json:"object"`
-	Created           int64              `json:"created"`
-	Model             string             `json:"model"`
-	SystemFingerprint string             `json:"system_fingerprint"`
-	Choices           []completionChoice `json:"choices"`
-	Usage             *usage             `json:"usage,omitempty"`
 }
 
 type completionChoice struct {

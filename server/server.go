@@ -471,14 +471,18 @@ func (o *writer) start() error {
 	return http.NewResponseController(o.w).Flush()
 }
 
+// respond makes the response of o's request: object names its kind.
+func respond[C chatChoice | completionChoice](o *writer, object string, u *usage, choices ...C) *response[C] {
+	return &response[C]{ID: o.id, Object: object, Created: o.created, Model: o.model,
+		SystemFingerprint: fingerprint, Choices: choices, Usage: u}
+}
+
 func (o *writer) chatChunk(delta *chatOut, finish *string) *chatResponse {
-	return &chatResponse{ID: o.id, Object: "chat.completion.chunk", Created: o.created, Model: o.model,
-		SystemFingerprint: fingerprint, Choices: []chatChoice{{Delta: delta, FinishReason: finish}}}
+	return respond(o, "chat.completion.chunk", nil, chatChoice{Delta: delta, FinishReason: finish})
 }
 
 func (o *writer) completionChunk(text string, finish *string) *completionResponse {
-	return &completionResponse{ID: o.id, Object: "text_completion", Created: o.created, Model: o.model,
-		SystemFingerprint: fingerprint, Choices: []completionChoice{{Text: text, FinishReason: finish}}}
+	return respond(o, "text_completion", nil, completionChoice{Text: text, FinishReason: finish})
 }
 
 // fingerprint names the engine build in responses.
@@ -504,13 +508,10 @@ func (o *writer) finish(st gemmavk.Stats) {
 	if !o.j.stream {
 		text := string(o.text0)
 		if o.chat {
-			writeJSON(o.w, 200, &chatResponse{ID: o.id, Object: "chat.completion", Created: o.created, Model: o.model,
-				SystemFingerprint: fingerprint, Usage: u,
-				Choices: []chatChoice{{Message: &chatOut{Role: "assistant", Content: &text}, FinishReason: &reason}}})
+			writeJSON(o.w, 200, respond(o, "chat.completion", u,
+				chatChoice{Message: &chatOut{Role: "assistant", Content: &text}, FinishReason: &reason}))
 		} else {
-			writeJSON(o.w, 200, &completionResponse{ID: o.id, Object: "text_completion", Created: o.created, Model: o.model,
-				SystemFingerprint: fingerprint, Usage: u,
-				Choices: []completionChoice{{Text: text, FinishReason: &reason}}})
+			writeJSON(o.w, 200, respond(o, "text_completion", u, completionChoice{Text: text, FinishReason: &reason}))
 		}
 		return
 	}

@@ -4,16 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"gemmavk/gguf"
+	"gemmavk/internal/checkpoint"
 	"gemmavk/kernels"
-	"gemmavk/kernels/quant"
 	"gemmavk/safetensors"
 )
 
@@ -22,21 +19,18 @@ import (
 type Model struct {
 	Config  Config
 	Weights *Weights
-	closers []io.Closer
+	closers checkpoint.Closers
 }
 
 // Load opens the vision part of Gemma 3: an HF checkpoint directory
 // (config.json and safetensors, either tensor layout) or a llama.cpp mmproj
 // GGUF file.
 func Load(path string) (*Model, error) {
-	st, err := os.Stat(path)
+	m, err := checkpoint.Open(path, loadHF, loadGGUF)
 	if err != nil {
 		return nil, fmt.Errorf("siglip: %w", err)
 	}
-	if st.IsDir() {
-		return loadHF(path)
-	}
-	return loadGGUF(path)
+	return m, nil
 }
 
 // New makes a model of weights held in memory, checking every shape
@@ -53,12 +47,7 @@ func New(cfg Config, w *Weights) (*Model, error) {
 
 // Close releases the mapped files. The model must not be used afterwards.
 func (m *Model) Close() error {
-	var errs []error
-	for _, c := range m.closers {
-		errs = append(errs, c.Close())
-	}
-	m.closers = nil
-	return errors.Join(errs...)
+	return m.closers.Close()
 }
 
 // WeightBytes is the size of the weights: matrices in their encoding,
@@ -78,24 +67,14 @@ func (m *Model) WeightBytes() int64 {
 // visit calls fn for every tensor of the table, with its GGUF name.
 func (w *Weights) visit(fn func(name string, m *kernels.Weight, v []float32)) {
 	one := func(s tensorSpec, i int) {
-		name := s.gguf
-		if strings.Contains(name, "%d") {
-			name = fmt.Sprintf(name, i)
-		}
+		name := checkpoint.LayerName(s.gguf, i)
 		if s.matrix != nil {
 			fn(name, *s.matrix(w, i), nil)
 		} else {
 			fn(name, nil, *s.vector(w, i))
 		}
 	}
-	for _, s := range globalTensors {
-		one(s, 0)
-	}
-	for i := range w.Layers {
-		for _, s := range layerTensors {
-			one(s, i)
-		}
-	}
+	checkpoint.Walk(globalTensors, layerTensors, len(w.Layers), one)
 }
 
 // Check reports every tensor that is absent or whose shape differs from
@@ -106,10 +85,7 @@ func (w *Weights) Check(c *Config) error {
 	}
 	var errs []error
 	check := func(s tensorSpec, layer int) {
-		name := s.gguf
-		if strings.Contains(name, "%d") {
-			name = fmt.Sprintf(name, layer)
-		}
+		name := checkpoint.LayerName(s.gguf, layer)
 		want := s.shape(c)
 		if s.matrix != nil {
 			m := *s.matrix(w, layer)
@@ -126,14 +102,7 @@ func (w *Weights) Check(c *Config) error {
 			errs = append(errs, fmt.Errorf("%s: %d values, want %v", name, len(v), want))
 		}
 	}
-	for _, s := range globalTensors {
-		check(s, 0)
-	}
-	for i := range w.Layers {
-		for _, s := range layerTensors {
-			check(s, i)
-		}
-	}
+	checkpoint.Walk(globalTensors, layerTensors, len(w.Layers), check)
 	if len(errs) > 0 {
 		return fmt.Errorf("siglip: weights: %w", errors.Join(errs...))
 	}
@@ -151,51 +120,23 @@ var (
 	hfProjectorPrefixes = []string{"multi_modal_projector.", "model.multi_modal_projector."}
 )
 
-func (s hfSource) tensor(name string) (rawTensor, bool, error) {
-	full := name
-	info, ok := s.set.Tensor(full)
-	if !ok {
-		return rawTensor{}, false, nil
-	}
-	var t quant.Type
-	switch info.DType {
-	case safetensors.F32:
-		t = quant.F32
-	case safetensors.F16:
-		t = quant.F16
-	case safetensors.BF16:
-		t = quant.BF16
-	default:
-		return rawTensor{}, false, fmt.Errorf("dtype %s not supported", info.DType)
-	}
-	data, err := s.set.Data(full)
-	if err != nil {
-		return rawTensor{}, false, err
-	}
-	return rawTensor{Type: t, Shape: info.Shape, Data: data}, true, nil
+func (s hfSource) tensor(name string) (checkpoint.Tensor, bool, error) {
+	return checkpoint.FromSafetensors(s.set, name)
 }
 
 // loadHF opens an HF checkpoint directory: config.json and safetensors
 // (one file or sharded).
 func loadHF(dir string) (*Model, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	cfg, set, err := checkpoint.OpenHF(dir, ParseHFConfig)
 	if err != nil {
-		return nil, fmt.Errorf("siglip: %w", err)
-	}
-	cfg, err := ParseHFConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("siglip: %s: %w", dir, err)
-	}
-	set, err := safetensors.OpenDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("siglip: %w", err)
+		return nil, err
 	}
 	w, err := weightsFromHF(&cfg, set)
 	if err != nil {
 		set.Close()
-		return nil, fmt.Errorf("siglip: %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return &Model{Config: cfg, Weights: w, closers: []io.Closer{set}}, nil
+	return &Model{Config: cfg, Weights: w, closers: checkpoint.Closers{set}}, nil
 }
 
 func weightsFromHF(cfg *Config, set *safetensors.Set) (*Weights, error) {
@@ -243,7 +184,7 @@ type ggufSource struct {
 	swapFFN bool
 }
 
-func (s ggufSource) tensor(name string) (rawTensor, bool, error) {
+func (s ggufSource) tensor(name string) (checkpoint.Tensor, bool, error) {
 	if s.swapFFN {
 		if n, ok := strings.CutSuffix(name, ".ffn_up.weight"); ok {
 			name = n + ".ffn_down.weight"
@@ -255,39 +196,16 @@ func (s ggufSource) tensor(name string) (rawTensor, bool, error) {
 			name = n + ".ffn_up.bias"
 		}
 	}
-	info, ok := s.f.Tensor(name)
-	if !ok {
-		return rawTensor{}, false, nil
-	}
-	shape := make([]int, len(info.Dims))
-	for i, d := range info.Dims {
-		if d > math.MaxInt32 {
-			return rawTensor{}, false, fmt.Errorf("dimension %d too large", d)
-		}
-		shape[len(shape)-1-i] = int(d)
-	}
-	data, err := s.f.TensorData(name)
-	if err != nil {
-		return rawTensor{}, false, err
-	}
-	return rawTensor{Type: info.Type, Shape: shape, Data: data}, true, nil
+	return checkpoint.FromGGUF(s.f, name)
 }
 
 // loadGGUF opens a llama.cpp mmproj GGUF.
 func loadGGUF(path string) (*Model, error) {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("siglip: %w", err)
-	}
-	m, err := modelFromGGUF(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("siglip: %s: %w", path, err)
-	}
-	m.closers = append(m.closers, f)
-	return m, nil
+	return checkpoint.OpenGGUF(path, modelFromGGUF)
 }
 
+// modelFromGGUF builds the model of an mmproj GGUF; the model keeps f and
+// closes it in Close.
 func modelFromGGUF(f *gguf.File) (*Model, error) {
 	cfg, err := ConfigFromGGUF(f)
 	if err != nil {
@@ -303,7 +221,7 @@ func modelFromGGUF(f *gguf.File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Model{Config: cfg, Weights: w}, nil
+	return &Model{Config: cfg, Weights: w, closers: checkpoint.Closers{f}}, nil
 }
 
 // ConfigFromGGUF reads the clip.* keys of an mmproj GGUF (FORMATS.md §5.1):

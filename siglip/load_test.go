@@ -103,16 +103,7 @@ func TestHFBadFiles(t *testing.T) {
 		}, []string{"not a Gemma 3 checkpoint with a vision tower"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := Load(relayout(t, "model.vision_tower.", "model.multi_modal_projector.", c.edit))
-			if err == nil {
-				m.Close()
-				t.Fatal("no error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
-			}
+			checkLoadFails(t, relayout(t, "model.vision_tower.", "model.multi_modal_projector.", c.edit), c.want)
 		})
 	}
 }
@@ -317,16 +308,7 @@ func TestMMProjBadFiles(t *testing.T) {
 		}, []string{"pooling window 3 does not tile"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := Load(rewriteGGUF(t, path, c.rename, c.setKey))
-			if err == nil {
-				m.Close()
-				t.Fatal("no error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
-			}
+			checkLoadFails(t, rewriteGGUF(t, path, c.rename, c.setKey), c.want)
 		})
 	}
 }
@@ -345,6 +327,22 @@ func TestWriteMMProjErrors(t *testing.T) {
 	for _, want := range []string{"v.blk.1.ffn_up.weight: missing", "v.post_ln.bias: 3 values, want [64]"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}
+
+// checkLoadFails checks that loading path fails with an error that says
+// every string of want.
+func checkLoadFails(t *testing.T, path string, want []string) {
+	t.Helper()
+	m, err := Load(path)
+	if err == nil {
+		m.Close()
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
 }

@@ -2,9 +2,10 @@ package siglip
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 
 	"gemmavk/kernels"
@@ -24,12 +25,7 @@ var syntheticSizes = map[string]Config{
 
 // SyntheticSizes lists the sizes SyntheticConfig knows.
 func SyntheticSizes() []string {
-	var out []string
-	for k := range syntheticSizes {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(syntheticSizes))
 }
 
 // SyntheticConfig returns the configuration of a named size.

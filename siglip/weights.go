@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
+	"gemmavk/internal/checkpoint"
 	"gemmavk/kernels"
 	"gemmavk/kernels/quant"
 )
@@ -45,18 +45,10 @@ type Weights struct {
 	Projection  *kernels.Weight // [H, Hv] (stored [Hv, H] in both file formats)
 }
 
-// rawTensor is one tensor as a file stores it: element type, shape in
-// PyTorch order (outermost first) and bytes.
-type rawTensor struct {
-	Type  quant.Type
-	Shape []int
-	Data  []byte
-}
-
 // source looks tensors up by name in one checkpoint format.
 type source interface {
 	// tensor returns the named tensor; ok is false when it is absent.
-	tensor(name string) (t rawTensor, ok bool, err error)
+	tensor(name string) (t checkpoint.Tensor, ok bool, err error)
 }
 
 // fixup is a load-time change of a tensor.
@@ -170,10 +162,7 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string, fix func
 	w := &Weights{Layers: make([]Layer, c.Layers)}
 	var errs []error
 	load := func(s tensorSpec, i int) {
-		n := name(s)
-		if strings.Contains(n, "%d") {
-			n = fmt.Sprintf(n, i)
-		}
+		n := checkpoint.LayerName(name(s), i)
 		raw, ok, err := src.tensor(n)
 		switch {
 		case err != nil:
@@ -189,7 +178,7 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string, fix func
 		if f == transpose {
 			stored = []int{want[1], want[0]}
 		}
-		if !sameShape(raw.Shape, stored) {
+		if !checkpoint.SameShape(raw.Shape, stored) {
 			errs = append(errs, fmt.Errorf("%s: shape %v, want %v", n, raw.Shape, stored))
 			return
 		}
@@ -223,14 +212,7 @@ func loadWeights(c *Config, src source, name func(s tensorSpec) string, fix func
 		}
 		*s.vector(w, i) = v
 	}
-	for _, s := range globalTensors {
-		load(s, 0)
-	}
-	for i := 0; i < c.Layers; i++ {
-		for _, s := range layerTensors {
-			load(s, i)
-		}
-	}
+	checkpoint.Walk(globalTensors, layerTensors, c.Layers, load)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("siglip: weights: %w", errors.Join(errs...))
 	}
@@ -243,17 +225,6 @@ func product(s []int) int {
 		n *= d
 	}
 	return n
-}
-
-// sameShape compares shapes, treating leading 1s as absent ([1, n] == [n]).
-func sameShape(a, b []int) bool {
-	trim := func(s []int) []int {
-		for len(s) > 1 && s[0] == 1 {
-			s = s[1:]
-		}
-		return s
-	}
-	return slices.Equal(trim(a), trim(b))
 }
 
 // transposed makes a [rows, cols] weight from data holding its transpose

@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -181,10 +180,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	backends := o.backends
-	if len(backends) == 0 {
-		backends = defaultBackends(o.device)
-	}
+	backends := o.backendList()
 	if o.ppl != "" {
 		return perplexity(o, m, backends, stdout, stderr)
 	}
@@ -199,21 +195,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		results = append(results, rs...)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
-	}
-	fmt.Fprintln(stdout, "| model | backend | device | test | t/s | min | max |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
-	for _, r := range results {
+	return report(stdout, o.output, results, "| model | backend | device | test | t/s | min | max |", func(r Result) string {
 		test := r.Test
 		if r.Depth > 0 {
 			test += fmt.Sprintf(" @ d%d", r.Depth)
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %.1f | %.1f | %.1f |\n", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
+		return fmt.Sprintf("| %s | %s | %s | %s | %.1f | %.1f | %.1f |", r.Model, r.Backend, r.Device, test, r.Median, r.Min, r.Max)
+	})
+}
+
+// backendList is --backend, else defaultBackends.
+func (o *options) backendList() []string {
+	if len(o.backends) > 0 {
+		return o.backends
 	}
-	return nil
+	return defaultBackends(o.device)
 }
 
 // defaultBackends is vulkan on a GPU, else cpu: a software Vulkan device

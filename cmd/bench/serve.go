@@ -70,18 +70,10 @@ func benchServe(o *options, m *gemma3.Model, name string, backends []string, std
 		}
 		results = append(results, rs...)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
-	}
-	fmt.Fprintln(stdout, "| model | backend | device | test | aggregate t/s | per stream t/s | TTFT ms |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
-	for _, r := range results {
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %.1f | %.1f | %.0f |\n", r.Model, r.Backend, r.Device, r.Test,
+	return report(stdout, o.output, results, "| model | backend | device | test | aggregate t/s | per stream t/s | TTFT ms |", func(r ServeResult) string {
+		return fmt.Sprintf("| %s | %s | %s | %s | %.1f | %.1f | %.0f |", r.Model, r.Backend, r.Device, r.Test,
 			r.Aggregate, r.PerStream, r.TTFTms)
-	}
-	return nil
+	})
 }
 
 func serveTests(o *options, m *gemmavk.Model, name string, gen, slots int, stderr io.Writer) ([]ServeResult, error) {

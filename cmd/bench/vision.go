@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -41,10 +40,7 @@ func benchVision(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	backends := o.backends
-	if len(backends) == 0 {
-		backends = defaultBackends(o.device)
-	}
+	backends := o.backendList()
 	c := m.Config
 	pixels := make([]float32, c.PixelLen())
 	for i := range pixels {
@@ -59,18 +55,10 @@ func benchVision(o *options, stdout, stderr io.Writer) error {
 		res.Model = name
 		results = append(results, res)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
-	}
-	fmt.Fprintln(stdout, "| model | backend | device | image | ms/image | min | max | TFLOP/s |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
-	for _, r := range results {
-		fmt.Fprintf(stdout, "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.2f |\n",
+	return report(stdout, o.output, results, "| model | backend | device | image | ms/image | min | max | TFLOP/s |", func(r VisionResult) string {
+		return fmt.Sprintf("| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.2f |",
 			r.Model, r.Backend, r.Device, r.Image, r.Median, r.Min, r.Max, r.TFLOPS)
-	}
-	return nil
+	})
 }
 
 // visionModel loads -m or makes the synthetic model.

@@ -24,22 +24,21 @@ import (
 
 	"gemmavk/gemma3"
 	"gemmavk/gemma3/sample"
-	"gemmavk/gpu"
 	"gemmavk/kernels"
 )
 
 // options are the parsed command line.
 type options struct {
-	model, prompt, system, backend string
-	device                         string
-	raw, verbose, tokenize         bool
-	listDevices, ignoreEOS, exact  bool
-	tokenizerPath, ids, logits     string
-	n, ctx, chunk, threads         int
-	sampling                       sample.Config
-	pre                            preprocessOptions
-	img                            imageOptions
-	vis                            visionOptions
+	execFlags
+	model, prompt, system         string
+	raw, verbose, tokenize        bool
+	listDevices, ignoreEOS, exact bool
+	tokenizerPath, ids, logits    string
+	n                             int
+	sampling                      sample.Config
+	pre                           preprocessOptions
+	img                           imageOptions
+	vis                           visionOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -59,11 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.sampling.RepeatPenalty, "repeat-penalty", 1, "penalty for recently seen tokens (1: off)")
 	fs.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", 64, "how many recent tokens the penalty considers (-1: all)")
 	seed := fs.Uint64("seed", 0, "random seed for sampling")
-	fs.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: 4096 or the trained length if smaller)")
-	fs.IntVar(&o.chunk, "chunk", 0, "prefill chunk size in tokens (0: 256 on the CPU, 512 on a GPU)")
-	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
-	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan on a GPU, else the CPU), vulkan or cpu")
-	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
+	o.execFlags.register(fs, "context length in tokens (0: 4096 or the trained length if smaller)")
 	fs.BoolVar(&o.exact, "exact", false, "keep the GPU decode step's activations in f32 (default: 8-bit for quantized weights, as llama.cpp)")
 	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
@@ -84,10 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := o.sampling.Validate(); err != nil {
 		return nil, err
 	}
-	switch o.backend {
-	case "auto", "cpu", "vulkan":
-	default:
-		return nil, fmt.Errorf("--backend %q: want auto, vulkan or cpu", o.backend)
+	if err := o.execFlags.check(); err != nil {
+		return nil, err
 	}
 	if (o.ids == "") != (o.logits == "") {
 		return nil, errors.New("--ids and --logits go together")
@@ -127,11 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, o.verbose, slog.LevelDebug)
 	if o.listDevices {
 		return listDevices(stdout)
 	}

@@ -17,17 +17,15 @@ import (
 	"time"
 
 	"gemmavk"
-	"gemmavk/gpu"
 	"gemmavk/server"
 )
 
 // serveOptions are the flags of `run serve`.
 type serveOptions struct {
-	model, addr, alias, backend, device  string
-	mmproj                               string
-	parallel, queue, ctx, chunk, threads int
-	maxBodyMiB                           int
-	verbose                              bool
+	execFlags
+	model, addr, alias, mmproj  string
+	parallel, queue, maxBodyMiB int
+	verbose                     bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
@@ -46,12 +44,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.StringVar(&o.alias, "alias", "", "model id in the API (default: the file name without extension)")
 	fs.IntVar(&o.parallel, "parallel", 1, "slots: requests generating at once, each with its own KV cache")
 	fs.IntVar(&o.queue, "queue", 16, "requests that may wait for a slot; more get 429")
-	fs.IntVar(&o.ctx, "ctx", 0, "context length of each slot in tokens (0: 4096 or the trained length if smaller)")
-	fs.IntVar(&o.chunk, "chunk", 0, "prefill chunk size in tokens (0: 256 on the CPU, 512 on a GPU)")
-	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
+	o.execFlags.register(fs, "context length of each slot in tokens (0: 4096 or the trained length if smaller)")
 	fs.IntVar(&o.maxBodyMiB, "max-body", 32, "request body limit in MiB (images come as data URLs)")
-	fs.StringVar(&o.backend, "backend", "auto", "executor: auto (Vulkan on a GPU, else the CPU), vulkan or cpu")
-	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name (default: $"+gpu.DeviceEnv+", else the first discrete GPU)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log each request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -65,10 +59,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	if o.parallel < 1 || o.queue < 0 || o.maxBodyMiB < 1 {
 		return nil, errors.New("serve: --parallel and --max-body must be at least 1, --queue at least 0")
 	}
-	switch o.backend {
-	case "auto", "cpu", "vulkan":
-	default:
-		return nil, fmt.Errorf("serve: --backend %q: want auto, vulkan or cpu", o.backend)
+	if err := o.execFlags.check(); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
 	if o.alias == "" {
 		o.alias = strings.TrimSuffix(filepath.Base(filepath.Clean(o.model)), ".gguf")
@@ -82,11 +74,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, o.verbose, slog.LevelInfo)
 	m, err := gemmavk.Load(o.model, gemmavk.Options{Device: o.backend, DeviceName: o.device, Ctx: o.ctx,
 		Chunk: o.chunk, Threads: o.threads, Logger: log, MMProj: o.mmproj})
 	if err != nil {

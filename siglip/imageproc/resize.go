@@ -104,14 +104,7 @@ func (c *coeffs) half() int32 { return 1 << (c.bits - 1) }
 
 // toU8 is PIL's clip8: shift out the fraction, clamp to [0, 255].
 func (c *coeffs) toU8(s int32) uint8 {
-	v := s >> c.bits
-	switch {
-	case v < 0:
-		return 0
-	case v > 255:
-		return 255
-	}
-	return uint8(v)
+	return clip8(int(s >> c.bits))
 }
 
 // coeffs holds, for each output sample, the first input sample it reads,
