@@ -32,7 +32,7 @@ type Vulkan struct {
 type VulkanOptions struct {
 	CacheF32 bool // KV cache states hold f32 instead of f16
 	// ExactMatVec keeps decode-step activations in f32 for every weight
-	// type. By default a one-token product with a Q4_0, Q8_0, Q4_K or Q6_K
+	// type. By default a one-token product with a Q4_0, Q5_0, Q8_0, Q4_K or Q6_K
 	// weight rounds its input to 8 bits per value in blocks of 32
 	// (kernels.QuantizeQ8), where the device has integer dot products: a
 	// few times faster, and what llama.cpp's GPU backends do.

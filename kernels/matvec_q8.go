@@ -17,7 +17,7 @@ import (
 
 // q8Types are the weight types matvec_q8 decodes, with their units per
 // block.
-var q8Types = map[quant.Type]int{quant.Q4_0: 1, quant.Q8_0: 1, quant.Q4_K: 4, quant.Q6_K: 4}
+var q8Types = map[quant.Type]int{quant.Q4_0: 1, quant.Q5_0: 1, quant.Q8_0: 1, quant.Q4_K: 4, quant.Q6_K: 4}
 
 // QuantizeQ8 returns x as matvec_q8 sees it: in each block of 32 values
 // with largest magnitude a, the value s·q with s = a/127 and q = x·(127/a)

@@ -13,7 +13,7 @@ import (
 	"gemmavk/kernels/quant"
 )
 
-var q8TestTypes = []quant.Type{quant.Q4_0, quant.Q8_0, quant.Q4_K, quant.Q6_K}
+var q8TestTypes = []quant.Type{quant.Q4_0, quant.Q5_0, quant.Q8_0, quant.Q4_K, quant.Q6_K}
 
 // q8Shapes are the weight shapes of the matvec_q8 tests: rows off the
 // workgroup's 8 and 16, columns giving teams of 2 to 32 lanes.
@@ -180,6 +180,7 @@ func TestMatVecQ8Supported(t *testing.T) {
 		{"ragged", full, quant.Q4_K, 320, false},
 		{"f16", full, quant.F16, 2560, false},
 		{"q5_k", full, quant.Q5_K, 2560, false},
+		{"q5_0", full, quant.Q5_0, 640, true},
 		{"no-intdot", noDot, quant.Q4_0, 2560, false},
 		{"no-shuffle", noCluster, quant.Q4_0, 2560, false},
 	} {

@@ -46,18 +46,22 @@
 // Extra bindings after y: r f32 [cols], g1 f32 [cols], g2 f32 [cols], xnew
 // f32 [cols] (written only with write = 1). Push: rows, cols, eps, write.
 //! variant matvec_q8_q4_0 TYPE_Q4_0
+//! variant matvec_q8_q5_0 TYPE_Q5_0
 //! variant matvec_q8_q8_0 TYPE_Q8_0
 //! variant matvec_q8_q4_k TYPE_Q4_K
 //! variant matvec_q8_q6_k TYPE_Q6_K
 //! variant matvec_q8_gelu_q4_0 TYPE_Q4_0 GELU
+//! variant matvec_q8_gelu_q5_0 TYPE_Q5_0 GELU
 //! variant matvec_q8_gelu_q8_0 TYPE_Q8_0 GELU
 //! variant matvec_q8_gelu_q4_k TYPE_Q4_K GELU
 //! variant matvec_q8_gelu_q6_k TYPE_Q6_K GELU
 //! variant matvec_q8_norm_q4_0 TYPE_Q4_0 NORM
+//! variant matvec_q8_norm_q5_0 TYPE_Q5_0 NORM
 //! variant matvec_q8_norm_q8_0 TYPE_Q8_0 NORM
 //! variant matvec_q8_norm_q4_k TYPE_Q4_K NORM
 //! variant matvec_q8_norm_q6_k TYPE_Q6_K NORM
 //! variant matvec_q8_norm_gelu_q4_0 TYPE_Q4_0 GELU NORM
+//! variant matvec_q8_norm_gelu_q5_0 TYPE_Q5_0 GELU NORM
 //! variant matvec_q8_norm_gelu_q8_0 TYPE_Q8_0 GELU NORM
 //! variant matvec_q8_norm_gelu_q4_k TYPE_Q4_K GELU NORM
 //! variant matvec_q8_norm_gelu_q6_k TYPE_Q6_K GELU NORM
@@ -169,6 +173,7 @@ vec4 xval(uint i) { return x4[i]; }
 #define q8_u128 q8u_u128
 #define q8_f16 q8u_f16
 #define q8_half_sum q8u_half_sum
+#define q8_fifth q8u_fifth
 #define q8_unit q8u_unit
 #include "q8dot.glsl"
 #undef wq
@@ -176,6 +181,7 @@ vec4 xval(uint i) { return x4[i]; }
 #undef q8_u128
 #undef q8_f16
 #undef q8_half_sum
+#undef q8_fifth
 #undef q8_unit
 #endif
 

@@ -1,7 +1,7 @@
 // Dot products of weight blocks in their file encoding with an activation
 // vector quantized to 8 bits (matvec_q8.comp), through the integer dot
-// product instructions. One of TYPE_Q4_0, TYPE_Q8_0, TYPE_Q4_K, TYPE_Q6_K
-// is defined.
+// product instructions. One of TYPE_Q4_0, TYPE_Q5_0, TYPE_Q8_0, TYPE_Q4_K,
+// TYPE_Q6_K is defined.
 //
 // The including shader declares:
 //   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned)
@@ -70,6 +70,31 @@ float q8_unit(uint bo, uint u, uint xe) {
     }
     int isum = q8_half_sum(s.y, 0u) + q8_half_sum(s.y, 1u);
     return q8_f16(bo) * uintBitsToFloat(s.x) * float(acc - 8 * isum);
+}
+
+#elif defined(TYPE_Q5_0)
+// 22 bytes: d f16, qh u32 at 2 (bit e is element e's fifth bit), qs[16] at
+// 6: byte l holds element l (low nibble) and l + 16 (high nibble); value
+// d·(q − 16). One unit is the block.
+#define Q8_QK 32u
+#define Q8_QB 22u
+#define Q8_UPB 1u
+// q8_fifth moves bits 0-3 of b to bit 4 of bytes 0-3.
+uint q8_fifth(uint b) {
+    return ((b & 1u) << 4) | ((b & 2u) << 11) | ((b & 4u) << 18) | ((b & 8u) << 25);
+}
+float q8_unit(uint bo, uint u, uint xe) {
+    uvec4 q = q8_u128(bo + 6u);
+    uint qh = q8_u32(bo + 2u);
+    uvec4 xa = sx[xe >> 4], xb = sx[(xe >> 4) + 1u];
+    uvec2 s = sb[xe >> 5];
+    int acc = 0;
+    [[unroll]] for (uint w = 0u; w < 4u; w++) {
+        acc += sudot(int(xa[w]), (q[w] & 0x0F0F0F0Fu) | q8_fifth(qh >> (4u * w)), 0);
+        acc += sudot(int(xb[w]), ((q[w] >> 4) & 0x0F0F0F0Fu) | q8_fifth(qh >> (16u + 4u * w)), 0);
+    }
+    int isum = q8_half_sum(s.y, 0u) + q8_half_sum(s.y, 1u);
+    return q8_f16(bo) * uintBitsToFloat(s.x) * float(acc - 16 * isum);
 }
 
 #elif defined(TYPE_Q8_0)
@@ -162,7 +187,7 @@ float q8_unit(uint bo, uint u, uint xe) {
 }
 
 #else
-#error "q8dot.glsl: define one of TYPE_Q4_0, TYPE_Q8_0, TYPE_Q4_K, TYPE_Q6_K"
+#error "q8dot.glsl: define one of TYPE_Q4_0, TYPE_Q5_0, TYPE_Q8_0, TYPE_Q4_K, TYPE_Q6_K"
 #endif
 
 #endif
