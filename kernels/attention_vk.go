@@ -34,6 +34,10 @@ func (o AttnOpts) suffix() string {
 	return s
 }
 
+// combineMaxSplits is the most splits attention_combine merges (its shared
+// arrays).
+const combineMaxSplits = 256
+
 // attnWorkgroup is the workgroup size of the attention kernels.
 const attnWorkgroup = 128
 
@@ -173,7 +177,7 @@ func AttentionSplitScratch(a Attn, T, splits int) int {
 // [T*nH, splits, D+2] instead of out; push T, Heads, KVHeads, Slots,
 // Window, Scale, splits; spec workgroup size, D, BR, BC.
 // Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
-// push T*nH, splits, D; spec workgroup size.
+// push T*nH, splits (at most 256), D; spec workgroup size.
 func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
 	if splits < 1 {
 		return nil, fmt.Errorf("kernels: attention: %d splits", splits)
@@ -182,12 +186,19 @@ func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Disp
 	if err != nil {
 		return nil, err
 	}
+	if splits > combineMaxSplits {
+		return nil, fmt.Errorf("kernels: attention: %d splits, the combine pass takes at most %d", splits, combineMaxSplits)
+	}
+	// The combine pass: a workgroup per row and slice of 64 values.
 	rows := T * a.Heads
+	wg := min(64, int(attnWG(c)))
+	groups := rowGroups(rows)
+	groups[2] = ceilDiv(a.HeadDim, wg)
 	pass2 := gpu.Dispatch{
 		Shader: "attention_combine",
-		Spec:   []uint32{rowWorkgroup(c, a.HeadDim)},
+		Spec:   []uint32{uint32(wg)},
 		Push:   gpu.Push(uint32(rows), uint32(splits), uint32(a.HeadDim)),
-		Groups: rowGroups(rows),
+		Groups: groups,
 	}
 	return []gpu.Dispatch{pass1, pass2}, nil
 }

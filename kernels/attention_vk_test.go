@@ -575,3 +575,23 @@ func TestAttentionSplits(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionSplitVkLowering checks the split lowering's limits and the
+// combine pass's grid.
+func TestAttentionSplitVkLowering(t *testing.T) {
+	caps := gpu.Caps{SubgroupSize: 32, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	a := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+	ds, err := AttentionSplitVk(caps, a, 1, 64, AttnOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, wg := ds[1].Groups, int(ds[1].Spec[0])
+	if int(g[0])*int(g[1]) < a.Heads || int(g[2])*wg < a.HeadDim {
+		t.Errorf("combine groups %v of %d invocations for %d rows of %d", g, wg, a.Heads, a.HeadDim)
+	}
+	for _, splits := range []int{0, combineMaxSplits + 1} {
+		if _, err := AttentionSplitVk(caps, a, 1, splits, AttnOpts{}); err == nil {
+			t.Errorf("%d splits accepted", splits)
+		}
+	}
+}

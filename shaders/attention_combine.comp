@@ -4,14 +4,17 @@
 //
 //   M = max_s m_s,  w_s = exp(m_s - M),  out[d] = Σ_s w_s o_s[d] / Σ_s w_s l_s
 //
-// where a split that saw no key has m_s = MASKED (-3e38), l_s = 0, o_s = 0
-// and gets w_s = 0.
+// where a split that saw no key has m_s = MASKED (-3e38), l_s = 0, o_s = 0,
+// so that its w_s is 0 and adds nothing.
 //
 // Bindings: 0 scratch f32 [R, S, D+2] readonly (per record: m, l, o[D]);
 //           1 out f32 [R, D].
-// Push: R, S, D.  Spec: 0 workgroup size.
-// Mapping: one workgroup per row (row = group.y * groups.x + group.x);
-// invocations stride the D outputs, each recomputing M and the weights.
+// Push: R, S (at most MAXS), D.  Spec: 0 workgroup size.
+// Mapping: group (x + y·groups.x, z) = (row, slice z of the row's D values,
+// one value per invocation). The workgroup first reads the S maxima and
+// sums into shared memory and turns them into weights; each invocation
+// then adds its value over the splits with loads that do not wait on one
+// another.
 //! variant attention_combine
 
 layout(local_size_x_id = 0) in;
@@ -26,34 +29,44 @@ layout(push_constant) uniform Push {
 } pc;
 
 #define MASKED (-3.0e38)
+#define MAXS 256u
+
+shared float ws[MAXS]; // m_s, then w_s
+shared float ls[MAXS]; // l_s
 
 void main() {
     uint row = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     if (row >= pc.rows) {
         return;
     }
-    uint rec = pc.dim + 2;
+    uint rec = pc.dim + 2u;
     uint base = row * pc.splits * rec;
+    for (uint s = gl_LocalInvocationID.x; s < pc.splits; s += gl_WorkGroupSize.x) {
+        ws[s] = scratch[base + s * rec];
+        ls[s] = scratch[base + s * rec + 1u];
+    }
+    barrier();
     float mx = MASKED;
-    for (uint s = 0; s < pc.splits; s++) {
-        mx = max(mx, scratch[base + s * rec]);
+    for (uint s = 0u; s < pc.splits; s++) {
+        mx = max(mx, ws[s]);
     }
+    barrier();
+    for (uint s = gl_LocalInvocationID.x; s < pc.splits; s += gl_WorkGroupSize.x) {
+        ws[s] = ws[s] == MASKED ? 0.0 : exp(ws[s] - mx);
+    }
+    barrier();
     float l = 0.0;
-    for (uint s = 0; s < pc.splits; s++) {
-        float m = scratch[base + s * rec];
-        if (m != MASKED) {
-            l += exp(m - mx) * scratch[base + s * rec + 1];
-        }
+    for (uint s = 0u; s < pc.splits; s++) {
+        l += ws[s] * ls[s];
     }
-    float inv = 1.0 / l;
-    for (uint d = gl_LocalInvocationID.x; d < pc.dim; d += gl_WorkGroupSize.x) {
-        float acc = 0.0;
-        for (uint s = 0; s < pc.splits; s++) {
-            float m = scratch[base + s * rec];
-            if (m != MASKED) {
-                acc += exp(m - mx) * scratch[base + s * rec + 2 + d];
-            }
-        }
-        outp[row * pc.dim + d] = acc * inv;
+    uint d = gl_WorkGroupID.z * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (d >= pc.dim) {
+        return;
     }
+    float acc = 0.0;
+    uint o = base + 2u + d;
+    for (uint s = 0u; s < pc.splits; s++) {
+        acc += ws[s] * scratch[o + s * rec];
+    }
+    outp[row * pc.dim + d] = acc / l;
 }
