@@ -92,6 +92,7 @@ layout(push_constant) uniform Push {
 // the variant fails to compile rather than read the wrong weight. Its
 // macros (QK, QB, ...) come out identical and are redefined as such.
 #undef QUANT_GLSL
+#undef LOADS_GLSL
 #define wq wu
 #define q_half qu_half
 #define q_f16 qu_f16

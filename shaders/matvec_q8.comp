@@ -163,23 +163,28 @@ vec4 xval(uint i) { return x4[i]; }
 #ifdef GELU
 #include "gelu.glsl"
 // A second copy of the decoders that reads Wu: q8dot.glsl again with wq
-// read as wu and each function it defines given a q8u_ prefix.
+// read as wu and each function it defines (and loads.glsl's) renamed.
 #undef Q8DOT_GLSL
+#undef LOADS_GLSL
 #undef Q8_QK
 #undef Q8_QB
 #undef Q8_UPB
 #define wq wu
-#define q8_u32 q8u_u32
-#define q8_u128 q8u_u128
-#define q8_f16 q8u_f16
+#define q_half qu_half
+#define q_f16 qu_f16
+#define q_u32 qu_u32
+#define q_u64 qu_u64
+#define q_u128 qu_u128
 #define q8_half_sum q8u_half_sum
 #define q8_fifth q8u_fifth
 #define q8_unit q8u_unit
 #include "q8dot.glsl"
 #undef wq
-#undef q8_u32
-#undef q8_u128
-#undef q8_f16
+#undef q_half
+#undef q_f16
+#undef q_u32
+#undef q_u64
+#undef q_u128
 #undef q8_half_sum
 #undef q8_fifth
 #undef q8_unit

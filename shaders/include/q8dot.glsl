@@ -4,7 +4,8 @@
 // TYPE_Q6_K is defined.
 //
 // The including shader declares:
-//   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned)
+//   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned),
+//               read through loads.glsl
 //   sx  uvec4[] the quantized activations: 16 int8 values per entry,
 //               element e in byte e % 4 of word (e / 4) % 4 of entry e / 16
 //   sb  uvec2[] per 32 activations b: x = floatBits(scale), y = the sums of
@@ -23,30 +24,7 @@
 #ifndef Q8DOT_GLSL
 #define Q8DOT_GLSL
 
-// q8_u32 returns the 4 bytes at the even byte offset o, little-endian.
-uint q8_u32(uint o) {
-    uint i = o >> 2;
-    uint a = wq[i];
-    if ((o & 2u) != 0u) {
-        a = (a >> 16) | (wq[i + 1u] << 16);
-    }
-    return a;
-}
-
-// q8_u128 returns the 16 bytes at the even byte offset o as four words.
-uvec4 q8_u128(uint o) {
-    uint i = o >> 2;
-    uvec4 a = uvec4(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]);
-    if ((o & 2u) != 0u) {
-        a = (a >> 16) | (uvec4(a.yzw, wq[i + 4u]) << 16);
-    }
-    return a;
-}
-
-// q8_f16 decodes the binary16 at the even byte offset o.
-float q8_f16(uint o) {
-    return unpackHalf2x16(wq[o >> 2] >> ((o & 2u) << 3)).x;
-}
+#include "loads.glsl"
 
 // q8_half_sum returns the int8 sum of half h (0 or 1) of a 32-block.
 int q8_half_sum(uint packed, uint h) {
@@ -60,7 +38,7 @@ int q8_half_sum(uint packed, uint h) {
 #define Q8_QB 18u
 #define Q8_UPB 1u
 float q8_unit(uint bo, uint u, uint xe) {
-    uvec4 q = q8_u128(bo + 2u);
+    uvec4 q = q_u128(bo + 2u);
     uvec4 xa = sx[xe >> 4], xb = sx[(xe >> 4) + 1u];
     uvec2 s = sb[xe >> 5];
     int acc = 0;
@@ -69,7 +47,7 @@ float q8_unit(uint bo, uint u, uint xe) {
         acc += sudot(int(xb[w]), (q[w] >> 4) & 0x0F0F0F0Fu, 0);
     }
     int isum = q8_half_sum(s.y, 0u) + q8_half_sum(s.y, 1u);
-    return q8_f16(bo) * uintBitsToFloat(s.x) * float(acc - 8 * isum);
+    return q_f16(bo) * uintBitsToFloat(s.x) * float(acc - 8 * isum);
 }
 
 #elif defined(TYPE_Q5_0)
@@ -84,8 +62,8 @@ uint q8_fifth(uint b) {
     return ((b & 1u) << 4) | ((b & 2u) << 11) | ((b & 4u) << 18) | ((b & 8u) << 25);
 }
 float q8_unit(uint bo, uint u, uint xe) {
-    uvec4 q = q8_u128(bo + 6u);
-    uint qh = q8_u32(bo + 2u);
+    uvec4 q = q_u128(bo + 6u);
+    uint qh = q_u32(bo + 2u);
     uvec4 xa = sx[xe >> 4], xb = sx[(xe >> 4) + 1u];
     uvec2 s = sb[xe >> 5];
     int acc = 0;
@@ -94,7 +72,7 @@ float q8_unit(uint bo, uint u, uint xe) {
         acc += sudot(int(xb[w]), ((q[w] >> 4) & 0x0F0F0F0Fu) | q8_fifth(qh >> (16u + 4u * w)), 0);
     }
     int isum = q8_half_sum(s.y, 0u) + q8_half_sum(s.y, 1u);
-    return q8_f16(bo) * uintBitsToFloat(s.x) * float(acc - 16 * isum);
+    return q_f16(bo) * uintBitsToFloat(s.x) * float(acc - 16 * isum);
 }
 
 #elif defined(TYPE_Q8_0)
@@ -103,14 +81,14 @@ float q8_unit(uint bo, uint u, uint xe) {
 #define Q8_QB 34u
 #define Q8_UPB 1u
 float q8_unit(uint bo, uint u, uint xe) {
-    uvec4 qa = q8_u128(bo + 2u), qb = q8_u128(bo + 18u);
+    uvec4 qa = q_u128(bo + 2u), qb = q_u128(bo + 18u);
     uvec4 xa = sx[xe >> 4], xb = sx[(xe >> 4) + 1u];
     int acc = 0;
     [[unroll]] for (uint w = 0u; w < 4u; w++) {
         acc += sdot(int(xa[w]), int(qa[w]), 0);
         acc += sdot(int(xb[w]), int(qb[w]), 0);
     }
-    return q8_f16(bo) * uintBitsToFloat(sb[xe >> 5].x) * float(acc);
+    return q_f16(bo) * uintBitsToFloat(sb[xe >> 5].x) * float(acc);
 }
 
 #elif defined(TYPE_Q4_K)
@@ -165,11 +143,11 @@ float q8_unit(uint bo, uint c, uint xe) {
 #define Q8_UPB 4u
 float q8_unit(uint bo, uint u, uint xe) {
     uint n = u >> 1, h = u & 1u;
-    uvec4 qa = q8_u128(bo + 64u * n + 16u * h);       // k = 0 low, k = 2 high nibbles
-    uvec4 qb = q8_u128(bo + 64u * n + 32u + 16u * h); // k = 1 low, k = 3 high
-    uvec4 qh = q8_u128(bo + 128u + 32u * n + 16u * h);
+    uvec4 qa = q_u128(bo + 64u * n + 16u * h);       // k = 0 low, k = 2 high nibbles
+    uvec4 qb = q_u128(bo + 64u * n + 32u + 16u * h); // k = 1 low, k = 3 high
+    uvec4 qh = q_u128(bo + 128u + 32u * n + 16u * h);
     // Scale 8n + 2k + h is byte 2k + h of these 8 bytes.
-    uvec2 scw = uvec2(q8_u32(bo + 192u + 8u * n), q8_u32(bo + 196u + 8u * n));
+    uvec2 scw = uvec2(q_u32(bo + 192u + 8u * n), q_u32(bo + 196u + 8u * n));
     float sum = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         uvec4 ql = (k & 1u) == 0u ? qa : qb;
@@ -183,7 +161,7 @@ float q8_unit(uint bo, uint u, uint xe) {
         int sc = bitfieldExtract(int(scw[k >> 1]), int(16u * (k & 1u) + 8u * h), 8);
         sum += float(sc) * uintBitsToFloat(s.x) * float(acc - 32 * q8_half_sum(s.y, h));
     }
-    return q8_f16(bo + 208u) * sum;
+    return q_f16(bo + 208u) * sum;
 }
 
 #else
