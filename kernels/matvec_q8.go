@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"gemmavk/gpu"
 	"gemmavk/kernels/quant"
@@ -66,7 +67,7 @@ func q8SharedBytes(cols int) int { return cols + cols/32*8 }
 // a workgroup takes 8 rows, 16 for tall weights. It fails
 // where MatVecQ8Supported is false and as MatVecVk does.
 func MatVecQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
-	return matVecQ8("matvec_q8_", c, t, rows, cols)
+	return matVecQ8("matvec_q8_", MatVecQ8Supported, c, t, rows, cols)
 }
 
 // MatVecGeluQ8Vk lowers MatVecGelu on the GPU with 8-bit activations:
@@ -74,7 +75,7 @@ func MatVecQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) 
 // Bindings: 0 Wg uint words; 1 Wu uint words (as Wg); 2 x f32 [cols];
 // 3 y f32 [rows]. It fails as MatVecQ8Vk does.
 func MatVecGeluQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
-	return matVecQ8("matvec_q8_gelu_", c, t, rows, cols)
+	return matVecQ8("matvec_q8_gelu_", MatVecQ8Supported, c, t, rows, cols)
 }
 
 // MatVecQ8NormSupported reports whether the NORM variants run for a weight
@@ -106,10 +107,7 @@ func MatVecGeluQ8NormVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, w
 }
 
 func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
-	if !MatVecQ8NormSupported(c, t, cols) {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: %smatvec: %s weight with %d columns on this device: %w", prefix, t, cols, ErrNoGPUDecoder)
-	}
-	ds, err := matVecQ8(prefix, c, t, rows, cols)
+	ds, err := matVecQ8(prefix, MatVecQ8NormSupported, c, t, rows, cols)
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
@@ -121,13 +119,16 @@ func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps f
 	return ds, nil
 }
 
-func matVecQ8(prefix string, c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
-	name, err := vkWeight(prefix+"matvec", t, rows, cols)
+// matVecQ8 lays out the variant prefix+type for the weight, where supported
+// says the variant runs on the device.
+func matVecQ8(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	op := strings.TrimSuffix(prefix, "_")
+	name, err := vkWeight(op, t, rows, cols)
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
-	if !MatVecQ8Supported(c, t, cols) {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: %smatvec: %s weight with %d columns on this device: %w", prefix, t, cols, ErrNoGPUDecoder)
+	if !supported(c, t, cols) {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: %s: %s weight with %d columns on this device: %w", op, t, cols, ErrNoGPUDecoder)
 	}
 	sg := subgroupSize(c)
 	units := cols / t.BlockElems() * q8Types[t]
