@@ -26,15 +26,23 @@ func Fuse(g *Graph) *Graph {
 			f.readers[in] = append(f.readers[in], n)
 		}
 	}
-	out := &Graph{Tensors: g.Tensors, Inputs: g.Inputs, States: g.States, Outputs: g.Outputs}
 	repl := map[*Node]*Node{}
 	for _, n := range g.Nodes {
 		if m := f.rule(n); m != nil {
 			repl[n] = m
 		}
 	}
+	out := rewrite(g, f.dead, repl)
+	out.Nodes = fuseCacheWrites(out.Nodes)
+	return out
+}
+
+// rewrite returns g with the nodes in dead left out and those in repl
+// replaced, in order.
+func rewrite(g *Graph, dead map[*Node]bool, repl map[*Node]*Node) *Graph {
+	out := &Graph{Tensors: g.Tensors, Inputs: g.Inputs, States: g.States, Outputs: g.Outputs}
 	for _, n := range g.Nodes {
-		if f.dead[n] {
+		if dead[n] {
 			continue
 		}
 		if m, ok := repl[n]; ok {
@@ -42,7 +50,6 @@ func Fuse(g *Graph) *Graph {
 		}
 		out.Nodes = append(out.Nodes, n)
 	}
-	out.Nodes = fuseCacheWrites(out.Nodes)
 	return out
 }
 
@@ -170,9 +177,9 @@ func FuseNormMatVec(g *Graph, can func(w *kernels.Weight) bool) *Graph {
 			readers[in] = append(readers[in], i)
 		}
 	}
-	repl := map[int]*Node{}
-	drop := map[int]bool{}
-	for i, n := range g.Nodes {
+	repl := map[*Node]*Node{}
+	drop := map[*Node]bool{}
+	for _, n := range g.Nodes {
 		if n.Op != OpAddRMSNorm || n.Out2 == nil || n.Out2.Output || n.Out2.Rows() != 1 || len(n.In) != 4 {
 			continue
 		}
@@ -183,7 +190,7 @@ func FuseNormMatVec(g *Graph, can func(w *kernels.Weight) bool) *Graph {
 		if sum := readers[n.Out]; len(sum) > 0 && sum[0] < rs[0] {
 			continue
 		}
-		drop[i] = true
+		drop[n] = true
 		for k, r := range rs {
 			m := g.Nodes[r]
 			op := OpNormMatMul
@@ -195,20 +202,10 @@ func FuseNormMatVec(g *Graph, can func(w *kernels.Weight) bool) *Graph {
 			if k == 0 {
 				fm.Out2 = n.Out
 			}
-			repl[r] = fm
+			repl[m] = fm
 		}
 	}
-	out := &Graph{Tensors: g.Tensors, Inputs: g.Inputs, States: g.States, Outputs: g.Outputs}
-	for i, n := range g.Nodes {
-		if drop[i] {
-			continue
-		}
-		if m, ok := repl[i]; ok {
-			n = m
-		}
-		out.Nodes = append(out.Nodes, n)
-	}
-	return out
+	return rewrite(g, drop, repl)
 }
 
 // fusableReaders reports whether the nodes rs all multiply the row f by
