@@ -76,6 +76,22 @@ func benchServe(o *options, m *gemma3.Model, name string, backends []string, std
 	})
 }
 
+// concurrentStreams runs n streaming completions of gen tokens at once,
+// stream i with prompt(i), and returns their results in order.
+func concurrentStreams(url string, n, gen int, prompt func(i int) string) []streamResult {
+	res := make([]streamResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = stream(url, prompt(i), gen)
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
 func serveTests(o *options, m *gemmavk.Model, name string, gen, slots int, stderr io.Writer) ([]ServeResult, error) {
 	in := m.Info()
 	s, err := server.New(server.Config{Model: m, ModelID: "bench", Parallel: slots, Queue: slots})
@@ -97,16 +113,7 @@ func serveTests(o *options, m *gemmavk.Model, name string, gen, slots int, stder
 	// One untimed round over every slot first: each session's cache and
 	// compiled steps are made on its first request, which is not what a
 	// running server's throughput is about.
-	warm := make([]streamResult, slots)
-	var ww sync.WaitGroup
-	for i := range slots {
-		ww.Add(1)
-		go func() {
-			defer ww.Done()
-			warm[i] = stream(url, fmt.Sprintf("warm %d %s", i, words(16, uint64(i))), 8)
-		}()
-	}
-	ww.Wait()
+	warm := concurrentStreams(url, slots, 8, func(i int) string { return fmt.Sprintf("warm %d %s", i, words(16, uint64(i))) })
 	for _, r := range warm {
 		if r.err != nil {
 			return nil, r.err
@@ -115,17 +122,8 @@ func serveTests(o *options, m *gemmavk.Model, name string, gen, slots int, stder
 	for _, n := range o.serveStreams {
 		fmt.Fprintf(stderr, "bench: %s: %d stream(s) of %d tokens\n", in.Backend, n, gen)
 		t0 := time.Now()
-		res := make([]streamResult, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Distinct prompts: no slot reuses another's prefix.
-				res[i] = stream(url, fmt.Sprintf("%d %s", i, words(16, uint64(i)+uint64(n)<<8)), gen)
-			}()
-		}
-		wg.Wait()
+		// Distinct prompts: no slot reuses another's prefix.
+		res := concurrentStreams(url, n, gen, func(i int) string { return fmt.Sprintf("%d %s", i, words(16, uint64(i)+uint64(n)<<8)) })
 		wall := time.Since(t0)
 		total := 0
 		var ttft []float64
