@@ -29,6 +29,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"gemmavk/shaders"
 )
 
 // Pinned versions, as the tools print them.
@@ -43,20 +45,6 @@ type variant struct {
 	source   string
 	defines  []string
 	requires []string
-}
-
-type entry struct {
-	Name     string   `json:"name"`
-	Source   string   `json:"source"`
-	Defines  []string `json:"defines,omitempty"`
-	Bindings int      `json:"bindings"`
-	Requires []string `json:"requires,omitempty"`
-	SHA256   string   `json:"sha256"`
-}
-
-type manifest struct {
-	Compiler string  `json:"compiler"`
-	Shaders  []entry `json:"shaders"`
 }
 
 func main() {
@@ -90,7 +78,7 @@ func run(dir string, check bool) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	entries := make([]entry, len(variants))
+	entries := make([]shaders.Entry, len(variants))
 	errs := make([]error, len(variants))
 	sem := make(chan struct{}, runtime.NumCPU())
 	var wg sync.WaitGroup
@@ -107,13 +95,13 @@ func run(dir string, check bool) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	m := manifest{Compiler: "glslangValidator " + glslangVersion + " --target-env " + targetEnv, Shaders: entries}
+	m := shaders.Manifest{Compiler: "glslangValidator " + glslangVersion + " --target-env " + targetEnv, Shaders: entries}
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
 	js = append(js, '\n')
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), js, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, shaders.ManifestFile), js, 0o644); err != nil {
 		return err
 	}
 	out := filepath.Join(dir, "spv")
@@ -240,7 +228,7 @@ func scan(dir string) ([]variant, error) {
 	return out, nil
 }
 
-func compile(glslang, val, dir, tmp string, v variant) (entry, error) {
+func compile(glslang, val, dir, tmp string, v variant) (shaders.Entry, error) {
 	dst := filepath.Join(tmp, v.name+".spv")
 	args := []string{"-V", "--target-env", targetEnv, "-I" + filepath.Join(dir, "include"), "-o", dst}
 	for _, d := range v.defines {
@@ -248,21 +236,21 @@ func compile(glslang, val, dir, tmp string, v variant) (entry, error) {
 	}
 	args = append(args, filepath.Join(dir, v.source))
 	if out, err := exec.Command(glslang, args...).CombinedOutput(); err != nil {
-		return entry{}, fmt.Errorf("%s (%s): %v\n%s", v.name, v.source, err, out)
+		return shaders.Entry{}, fmt.Errorf("%s (%s): %v\n%s", v.name, v.source, err, out)
 	}
 	if out, err := exec.Command(val, "--target-env", targetEnv, dst).CombinedOutput(); err != nil {
-		return entry{}, fmt.Errorf("%s: spirv-val: %v\n%s", v.name, err, out)
+		return shaders.Entry{}, fmt.Errorf("%s: spirv-val: %v\n%s", v.name, err, out)
 	}
 	code, err := os.ReadFile(dst)
 	if err != nil {
-		return entry{}, err
+		return shaders.Entry{}, err
 	}
 	n, err := bindings(code)
 	if err != nil {
-		return entry{}, fmt.Errorf("%s: %w", v.name, err)
+		return shaders.Entry{}, fmt.Errorf("%s: %w", v.name, err)
 	}
 	sum := sha256.Sum256(code)
-	return entry{Name: v.name, Source: v.source, Defines: v.defines, Bindings: n,
+	return shaders.Entry{Name: v.name, Source: v.source, Defines: v.defines, Bindings: n,
 		Requires: v.requires, SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
