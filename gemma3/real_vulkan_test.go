@@ -81,14 +81,7 @@ func TestRealDecode8Bit(t *testing.T) {
 	cont := greedyIDs(t, m, cpu, p, 24)
 	prompt := append([]int{m.Config.BOS}, m.Tokenizer.Encode(p, false)...)
 	cpu.Reset()
-	want, err := cpu.Feed(prompt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := vk.Feed(prompt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := feedBoth(t, cpu, vk, prompt)
 	same, worst := 0, 0.0
 	for _, id := range cont {
 		// got and want are the logits before id: one decode step each.
@@ -96,18 +89,14 @@ func TestRealDecode8Bit(t *testing.T) {
 			same++
 		}
 		worst = max(worst, testutil.RelErr(got, want))
-		if want, err = cpu.Feed([]int{id}); err != nil {
-			t.Fatal(err)
-		}
-		if got, err = vk.Feed([]int{id}); err != nil {
-			t.Fatal(err)
-		}
+		want, got = feedBoth(t, cpu, vk, []int{id})
 	}
 	t.Logf("top-1 agrees at %d of %d steps; worst logits error %.3g relative", same, len(cont), worst)
 	if same < len(cont)*9/10 {
 		t.Errorf("top-1 agrees at only %d of %d steps", same, len(cont))
 	}
-	// 8-bit activations move logits by about 1% of the largest.
+	// 8-bit activations move logits by a few percent of the largest (3.3%
+	// measured).
 	if worst > 0.05 {
 		t.Errorf("logits differ by %.3g relative", worst)
 	}

@@ -89,23 +89,10 @@ func TestLongContextVulkan(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer vk.Close()
-			want, err := cpu.Feed(prompt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := vk.Feed(prompt)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want, got := feedBoth(t, cpu, vk, prompt)
 			checkClose(t, "after the prompt", got, want, tol)
 			for i := 0; i < 5; i++ {
-				next := argmax(want)
-				if want, err = cpu.Feed([]int{next}); err != nil {
-					t.Fatal(err)
-				}
-				if got, err = vk.Feed([]int{next}); err != nil {
-					t.Fatal(err)
-				}
+				want, got = feedBoth(t, cpu, vk, []int{argmax(want)})
 				checkClose(t, fmt.Sprintf("decode step %d", i), got, want, tol)
 			}
 			// Split-K adds a combine pass on each global layer.
@@ -131,6 +118,20 @@ func TestLongContextVulkan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// feedBoth feeds ids to sessions a and b and returns the logits of the
+// last id from each.
+func feedBoth(t *testing.T, a, b *Session, ids []int) (fa, fb []float32) {
+	t.Helper()
+	fa, err := a.Feed(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb, err = b.Feed(ids); err != nil {
+		t.Fatal(err)
+	}
+	return fa, fb
 }
 
 // TestTooBigForDevice: weights and KV cache beyond the device's memory are
