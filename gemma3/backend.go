@@ -81,7 +81,7 @@ func newVkBackend(m *Model, d *gpu.Device, slots []int, opt Options) (*vkBackend
 			d.Info.Name, human(weights), human(cache), opt.Ctx, human(have), gpu.ErrOutOfMemory)
 	}
 	b := &vkBackend{
-		exec: graph.NewVulkan(d, graph.VulkanOptions{CacheF32: opt.CacheF32, ExactMatVec: opt.ExactMatVec, Logger: opt.Logger,
+		exec: graph.NewVulkan(d, graph.VulkanOptions{CacheF32: opt.CacheF32, ExactProducts: opt.ExactProducts, Logger: opt.Logger,
 			OnUpload: opt.onUpload, Weights: opt.Weights}),
 		env:    &graph.VulkanEnv{States: map[string]gpu.Buffer{}},
 		bytes:  cache,

@@ -49,9 +49,9 @@ func realCPUAndVulkan(t *testing.T, vkOpts Options) (m *Model, cpu, vk *Session)
 
 // TestRealGreedyVulkan: the real 270M model's greedy continuations are
 // the same token for token on the CPU and Vulkan executors, with f32
-// activations on both (ExactMatVec).
+// activations on both (ExactProducts).
 func TestRealGreedyVulkan(t *testing.T) {
-	m, cpu, vk := realCPUAndVulkan(t, Options{Ctx: 128, ExactMatVec: true})
+	m, cpu, vk := realCPUAndVulkan(t, Options{Ctx: 128, ExactProducts: true})
 	const n = 64
 	for _, p := range greedyPrompts {
 		want := greedyIDs(t, m, cpu, p, n)
@@ -150,7 +150,7 @@ func TestGenerateVulkanStops(t *testing.T) {
 		return got
 	}
 	want := run(Options{Ctx: 64})
-	got := run(Options{Ctx: 64, Device: d, ExactMatVec: true})
+	got := run(Options{Ctx: 64, Device: d, ExactProducts: true})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Vulkan %v, CPU %v", got, want)
 	}

@@ -27,10 +27,11 @@ type Options struct {
 	Device *gpu.Device
 	// CacheF32 keeps the GPU KV cache in f32 instead of f16.
 	CacheF32 bool
-	// ExactMatVec keeps the GPU decode step's activations in f32 (see
-	// graph.VulkanOptions.ExactMatVec; by default the one-token products
-	// with quantized weights round them to 8 bits).
-	ExactMatVec bool
+	// ExactProducts keeps the GPU's matrix products in f32 activations (see
+	// graph.VulkanOptions.ExactProducts; by default the one-token products
+	// with quantized weights round them to 8 bits, and prefill products
+	// on tensor cores to f16).
+	ExactProducts bool
 	// Progress, when set, is called as weights upload to the GPU (during
 	// Prepare, or the first step without it) with the bytes done and the
 	// total; the last call has done == total. The CPU executor reads the
@@ -177,24 +178,30 @@ func uploadBytes(w *Weights) int64 {
 	return n
 }
 
-// ProfileDecode times one decode step on the GPU per shader variant (see
-// graph.Vulkan.Profile), feeding the last token again at its own position
-// (the cache row it rewrites gets the same values); false on the CPU.
-func (s *Session) ProfileDecode() ([]graph.KernelTime, bool, error) {
+// ProfileStep times one step of T tokens on the GPU per shader variant
+// (see graph.Vulkan.Profile), feeding the session's last T tokens again at
+// their own positions (the cache rows they rewrite get the same values):
+// T = 1 is a decode step, more a prefill chunk. False on the CPU.
+func (s *Session) ProfileStep(T int) ([]graph.KernelTime, bool, error) {
 	vb, ok := s.be.(*vkBackend)
 	if !ok {
 		return nil, false, nil
 	}
-	if len(s.tokens) == 0 {
-		return nil, true, fmt.Errorf("gemma3: profile: the session holds no tokens")
+	n := len(s.tokens)
+	if T < 1 || T > n {
+		return nil, true, fmt.Errorf("gemma3: profile: a step of %d tokens, the session holds %d", T, n)
 	}
-	c, err := s.compile(1, StepOptions{})
+	c, err := s.compile(T, StepOptions{})
 	if err != nil {
 		return nil, true, err
 	}
-	n := len(s.tokens)
-	in := map[string][]int32{"ids": {int32(s.tokens[n-1])}, "pos": {int32(n - 1)}}
-	k, err := vb.exec.Profile(c.plan, in, vb.env)
+	ids := make([]int32, T)
+	pos := make([]int32, T)
+	for i := range ids {
+		ids[i] = int32(s.tokens[n-T+i])
+		pos[i] = int32(n - T + i)
+	}
+	k, err := vb.exec.Profile(c.plan, map[string][]int32{"ids": ids, "pos": pos}, vb.env)
 	return k, true, err
 }
 

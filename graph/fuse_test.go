@@ -214,7 +214,7 @@ func TestFuseSameResults(t *testing.T) {
 			}
 			d := vktest.Device(t)
 			for _, g := range []*Graph{s.g, Fuse(s.g)} {
-				got := runVulkan(t, d, g, s.logits, steps, VulkanOptions{ExactMatVec: true})
+				got := runVulkan(t, d, g, s.logits, steps, VulkanOptions{ExactProducts: true})
 				for i := range plain {
 					// f16 cache: about 5e-4 relative per cached value.
 					testutil.CheckClose(t, fmt.Sprintf("vulkan step %d (%d nodes)", i, len(g.Nodes)), got[i], plain[i], 2e-3)

@@ -31,13 +31,18 @@ type Vulkan struct {
 // VulkanOptions configure a Vulkan executor.
 type VulkanOptions struct {
 	CacheF32 bool // KV cache states hold f32 instead of f16
-	// ExactMatVec keeps decode-step activations in f32 for every weight
-	// type. By default a one-token product with a Q4_0, Q5_0, Q8_0, Q4_K or Q6_K
-	// weight rounds its input to 8 bits per value in blocks of 32
-	// (kernels.QuantizeQ8), where the device has integer dot products: a
-	// few times faster, and what llama.cpp's GPU backends do.
-	ExactMatVec bool
-	Logger      *slog.Logger
+	// ExactProducts keeps every matrix product's activations in f32. By
+	// default, as llama.cpp's GPU backends do:
+	//   - a one-token product with a Q4_0, Q5_0, Q8_0, Q4_K or Q6_K weight
+	//     rounds its input to 8 bits per value in blocks of 32
+	//     (kernels.QuantizeQ8), where the device has integer dot products;
+	//   - a product of several tokens with a weight other than F32 runs on
+	//     cooperative matrices (tensor cores), where the device has them,
+	//     with its input and the decoded weight rounded to f16
+	//     (kernels.MatMulCoopVk).
+	// Both are several times faster.
+	ExactProducts bool
+	Logger        *slog.Logger
 	// OnUpload, when set, is called after each weight upload with the
 	// bytes it copied, so a caller can show the upload's progress.
 	OnUpload func(bytes int64)

@@ -5,6 +5,7 @@ import (
 
 	"gemmavk/gpu"
 	"gemmavk/kernels"
+	"gemmavk/kernels/quant"
 )
 
 // hazards tracks what the commands recorded since the last barrier read
@@ -424,7 +425,7 @@ func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.
 // Pass it to FuseNormMatVec.
 func (v *Vulkan) CanNormMatVec(w *kernels.Weight) bool {
 	c := v.dev.Caps()
-	if v.opt.ExactMatVec || !kernels.MatVecQ8NormSupported(c, w.Type, w.Cols) {
+	if v.opt.ExactProducts || !kernels.MatVecQ8NormSupported(c, w.Type, w.Cols) {
 		return false
 	}
 	per, err := partRows(c, w.Rows, w.RowBytes())
@@ -474,9 +475,16 @@ func (r *recorder) normMatMul(n *Node, out gpu.Buffer) error {
 }
 
 // q8 reports whether one-token products with w take 8-bit activations
-// (VulkanOptions.ExactMatVec).
+// (VulkanOptions.ExactProducts).
 func (v *Vulkan) q8(w *kernels.Weight) bool {
-	return !v.opt.ExactMatVec && kernels.MatVecQ8Supported(v.dev.Caps(), w.Type, w.Cols)
+	return !v.opt.ExactProducts && kernels.MatVecQ8Supported(v.dev.Caps(), w.Type, w.Cols)
+}
+
+// coop reports whether products of several tokens with w run on
+// cooperative matrices with f16 inputs (VulkanOptions.ExactProducts). F32
+// weights keep the f32 kernel: their precision is why one would keep them.
+func (v *Vulkan) coop(w *kernels.Weight) bool {
+	return !v.opt.ExactProducts && w.Type != quant.F32 && kernels.CoopMatMulSupported(v.dev.Caps(), w.Type, w.Cols)
 }
 
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
@@ -496,6 +504,9 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		case T == 1:
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
 			yp = out.Slice(uint64(4*r0), uint64(4*rows))
+		case r.v.coop(w):
+			ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
+			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
 		default:
 			ds, err = kernels.MatMulPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
 			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))

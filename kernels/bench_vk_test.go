@@ -304,43 +304,46 @@ func BenchmarkDispatchFloor(b *testing.B) {
 	b.ReportMetric(median(times)*1e6, "us/op")
 }
 
-// BenchmarkMatMulCoop measures the cooperative-matrix GEMM at T=512,
-// 2560 inputs, 10240 outputs, in TFLOP/s, beside the portable tiled GEMM.
+// BenchmarkMatMulCoop measures the cooperative-matrix GEMM beside the
+// portable tiled one at prefill shapes of the 4B model (T tokens; q, k/v,
+// o, gate/up and down), in TFLOP/s.
 func BenchmarkMatMulCoop(b *testing.B) {
-	d := vktest.Device(b)
-	if !d.Caps().CoopMat {
-		d = vktest.Unvalidated(b)
-	}
-	const T, rows, cols = 512, 10240, 2560
+	d := coopDevice(b)
 	r := rand.New(rand.NewPCG(5, 6))
-	row, err := quant.Quantize(quant.F16, randFloats(r, cols, 1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := benchBuffers(b, d, 1, uint64(len(row)*rows), row)[0]
-	x := benchBuffers(b, d, 1, 4*T*cols, vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
-	y := benchBuffers(b, d, 1, 4*T*rows, vktest.Poisoned(4))[0]
-	flops := 2.0 * T * rows * cols
-	for _, c := range []struct {
-		name  string
-		lower func() (gpu.Dispatch, error)
-	}{
-		{"coopmat", func() (gpu.Dispatch, error) { return MatMulCoopVk(d.Caps(), quant.F16, T, rows, cols) }},
-		{"tiled", func() (gpu.Dispatch, error) { return MatMulVk(d.Caps(), quant.F16, T, rows, cols) }},
-	} {
-		b.Run("kernel="+c.name, func(b *testing.B) {
-			ds, err := c.lower()
-			if err != nil {
-				b.Skip(err)
-			}
-			bound, err := d.Bind(ds, w, x, y)
+	for _, typ := range []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q4_0, quant.F16} {
+		for _, s := range []struct{ T, rows, cols int }{
+			{512, 2048, 2560}, {512, 1024, 2560}, {512, 2560, 2048}, {512, 10240, 2560}, {512, 2560, 10240}, {128, 10240, 2560},
+		} {
+			row, err := quant.Quantize(typ, randFloats(r, s.cols, 1))
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer bound.Close()
-			times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
-			b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
-			b.ReportMetric(median(times)*1e6, "us/op")
-		})
+			w := benchBuffers(b, d, 1, uint64(len(row)*s.rows), row)[0]
+			x := benchBuffers(b, d, 1, uint64(4*s.T*s.cols), vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
+			y := benchBuffers(b, d, 1, uint64(4*s.T*s.rows), vktest.Poisoned(4))[0]
+			flops := 2.0 * float64(s.T*s.rows*s.cols)
+			for _, c := range []struct {
+				name  string
+				lower func() (gpu.Dispatch, error)
+			}{
+				{"coop", func() (gpu.Dispatch, error) { return MatMulCoopVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
+				{"tiled", func() (gpu.Dispatch, error) { return MatMulVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
+			} {
+				b.Run(fmt.Sprintf("%s/T=%d/%dx%d/kernel=%s", typeName(typ), s.T, s.rows, s.cols, c.name), func(b *testing.B) {
+					ds, err := c.lower()
+					if err != nil {
+						b.Skip(err)
+					}
+					bound, err := d.Bind(ds, w, x, y)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer bound.Close()
+					times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
+					b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+					b.ReportMetric(median(times)*1e6, "us/op")
+				})
+			}
+		}
 	}
 }

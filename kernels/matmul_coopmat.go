@@ -7,35 +7,88 @@ import (
 	"gemmavk/kernels/quant"
 )
 
-// Tile of the cooperative-matrix GEMM (shaders/matmul_coopmat.comp).
+// Tile of the cooperative-matrix GEMM (shaders/matmul_coop.comp): each
+// subgroup owns 32 tokens by 64 weight rows; a workgroup stacks coopTokenSubgroups
+// of them along the tokens (fewer when T is small) and one along the rows.
 const (
-	coopTileM = 64 // tokens per workgroup
-	coopTileN = 64 // weight rows per workgroup
+	coopSubgroupTokens = 32
+	coopSubgroupRows   = 64
+	coopTokenSubgroups = 4
 )
 
+// CoopMatMulSupported reports whether MatMulCoopVk lowers products with t
+// weights of cols columns on the device with capabilities c.
+func CoopMatMulSupported(c gpu.Caps, t quant.Type, cols int) bool {
+	if !c.CoopMat || c.SubgroupSize == 0 {
+		return false
+	}
+	_, err := vkWeight("matmul", t, 1, cols)
+	return err == nil && cols%coopBlock(t) == 0
+}
+
+// coopBlock is the column multiple matmul_coop decodes in whole units:
+// the block of a quantized type, 16 bytes of a plain one (quant.glsl).
+func coopBlock(t quant.Type) int {
+	switch t {
+	case quant.F32:
+		return 4
+	case quant.F16, quant.BF16:
+		return 8
+	}
+	return t.BlockElems()
+}
+
 // MatMulCoopVk lowers MatMul for T tokens onto cooperative matrices (tensor
-// cores), where the device has VK_KHR_cooperative_matrix with 16x16x16
-// f16 tiles: x is rounded to f16 as it is staged, products accumulate in
-// f32. Weights must be F16.
-// Bindings: 0 W f16 [rows, cols] (packed halves); 1 x f32 [T, cols]; 2 y f32 [T, rows].
+// cores), where the device has VK_KHR_cooperative_matrix with 16x16x16 f16
+// tiles: the weight tile is decoded to f16 and x rounded to f16 (clamped to
+// its range) as they are staged, products accumulate in f32.
+// Bindings: 0 W uint words [rows × RowBytes(t, cols)]; 1 x f32 [T, cols];
+// 2 y f32 [T, rows].
 func MatMulCoopVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error) {
+	return MatMulCoopPartVk(c, t, T, rows, cols, rows)
+}
+
+// MatMulCoopPartVk is MatMulCoopVk writing y with a row stride of ldy >=
+// rows (a part of a weight too large for one binding; see MatMulPartVk).
+func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dispatch, error) {
 	if !c.CoopMat {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: the device has no cooperative matrices")
 	}
-	if t != quant.F16 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul on cooperative matrices: %v weights are not supported (F16 only)", t)
+	if ldy < rows {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: output stride %d below %d rows", ldy, rows)
 	}
-	wg := 4 * c.SubgroupSize // four subgroups, each owning a quarter of the tile
-	if wg == 0 || wg > c.MaxWorkgroupInvocations {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: a workgroup of 4 subgroups of %d exceeds the device", c.SubgroupSize)
+	if T <= 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: T = %d not positive", T)
 	}
-	if ceilDiv(T, coopTileM) > maxGroups {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: %d tokens exceed one dispatch", T)
+	name, err := vkWeight("matmul", t, rows, cols)
+	if err != nil {
+		return gpu.Dispatch{}, err
 	}
+	if cols%coopBlock(t) != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul on cooperative matrices: %d columns are not a multiple of %d", cols, coopBlock(t))
+	}
+	st := coopTokenSubgroups
+	for st > 1 && (st-1)*coopSubgroupTokens >= T {
+		st--
+	}
+	wg := st * int(c.SubgroupSize)
+	if c.SubgroupSize == 0 || wg > int(c.MaxWorkgroupInvocations) {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: a workgroup of %d subgroups of %d exceeds the device", st, c.SubgroupSize)
+	}
+	const stride = 64 + 8 // f16 elements per staged row
+	shared := 2*stride*(st*coopSubgroupTokens+coopSubgroupRows) + 4*256*st
+	if c.MaxSharedMemory > 0 && shared > int(c.MaxSharedMemory) {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: %d bytes of shared memory, device has %d", shared, c.MaxSharedMemory)
+	}
+	tiles := int(ceilDiv(T, st*coopSubgroupTokens))
+	if tiles > maxGroups {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: T = %d needs %d token tiles, over %d", T, tiles, maxGroups)
+	}
+	g := rowGroups(int(ceilDiv(rows, coopSubgroupRows)))
 	return gpu.Dispatch{
-		Shader: "matmul_coopmat_f16",
-		Spec:   []uint32{wg},
-		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols)),
-		Groups: [3]uint32{ceilDiv(rows, coopTileN), ceilDiv(T, coopTileM), 1},
+		Shader: "matmul_coop_" + name,
+		Spec:   []uint32{uint32(wg), uint32(st), 1},
+		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols), uint32(ldy)),
+		Groups: [3]uint32{g[0], uint32(tiles), g[1]},
 	}, nil
 }

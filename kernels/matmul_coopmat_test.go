@@ -1,61 +1,156 @@
 package kernels
 
 import (
-	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
+	"gemmavk/gpu"
 	"gemmavk/internal/testutil"
 	"gemmavk/internal/vktest"
 	"gemmavk/kernels/quant"
 )
 
-// f16Weight returns a random F16 weight and its packed bytes.
-func f16Weight(t *testing.T, r *rand.Rand, rows, cols int) *Weight {
+// coopDevice returns a device with cooperative matrices, skipping the test
+// where there is none. The validation layer may be too old for the
+// extension: then the results are checked on a device opened without it.
+func coopDevice(t testing.TB) *gpu.Device {
 	t.Helper()
-	data := make([]byte, 2*rows*cols)
-	for i := 0; i < rows*cols; i++ {
-		binary.LittleEndian.PutUint16(data[2*i:], quant.F32ToF16((2*r.Float32()-1)*0.5))
-	}
-	w, err := NewWeight("w", quant.F16, rows, cols, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// Tolerance: x is rounded to f16 for both sides, so products are exact in
-// f32 and only the order of the f32 sums differs: 1e-5 relative.
-func TestMatMulCoopVulkan(t *testing.T) {
 	d := vktest.Device(t)
 	if !d.Caps().CoopMat {
-		// The validation layer may be too old for the extension: check the
-		// results on a device opened without it.
 		d = vktest.Unvalidated(t)
 	}
 	if !d.Caps().CoopMat {
 		t.Skipf("%s has no cooperative matrices (VK_KHR_cooperative_matrix)", d.Info.Name)
 	}
-	for _, c := range []struct{ T, rows, cols int }{
-		{1, 1, 16}, {5, 33, 40}, {64, 64, 32}, {65, 130, 257}, {200, 96, 1152},
+	return d
+}
+
+// stagedF16 is the f16 value the shader stages for v: clamped to the f16
+// range, rounded to nearest even.
+func stagedF16(v float32) float64 {
+	v = min(max(v, -65504), 65504)
+	return float64(quant.F16ToF32(quant.F32ToF16(v)))
+}
+
+// coopReference is y = x·Wᵀ with W's decoded values and x both rounded to
+// f16, summed in float64: what the shader computes up to the order of its
+// f32 sums.
+func coopReference(w *Weight, x []float32, T int) []float32 {
+	wr := make([]float32, w.Cols)
+	w16 := make([]float64, w.Rows*w.Cols)
+	for r := 0; r < w.Rows; r++ {
+		w.DecodeRow(r, wr)
+		for c, v := range wr {
+			w16[r*w.Cols+c] = stagedF16(v)
+		}
+	}
+	y := make([]float32, T*w.Rows)
+	for t := 0; t < T; t++ {
+		xt := make([]float64, w.Cols)
+		for c := range xt {
+			xt[c] = stagedF16(x[t*w.Cols+c])
+		}
+		for r := 0; r < w.Rows; r++ {
+			var s float64
+			for c, v := range w16[r*w.Cols : (r+1)*w.Cols] {
+				s += v * xt[c]
+			}
+			y[t*w.Rows+r] = float32(s)
+		}
+	}
+	return y
+}
+
+// TestMatMulCoopVulkan checks matmul_coop for every weight type against
+// the f16-rounded reference: T off every multiple of the token tiles (one
+// to four subgroups along tokens), rows off the 16- and 64-row blocks.
+func TestMatMulCoopVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, typ := range vkTestTypes {
+		blk := coopBlock(typ)
+		for _, c := range []struct {
+			T int
+			s shapeCase
+		}{
+			{1, shapeCase{1, blk, false}},
+			{5, shapeCase{33, 3 * blk, true}},
+			{40, shapeCase{64, max(blk, 64), false}},
+			{97, shapeCase{130, 2 * max(blk, 64), true}},
+			{200, shapeCase{70, 10 * blk, false}},
+		} {
+			t.Run(fmt.Sprintf("%s/T=%d/%v", typeName(typ), c.T, c.s), func(t *testing.T) {
+				w := vkTestWeight(t, typ, c.s)
+				r := rand.New(rand.NewPCG(uint64(c.T), uint64(w.Cols)))
+				x := randFloats(r, c.T*w.Cols, 1)
+				ds, err := MatMulCoopVk(d.Caps(), typ, c.T, w.Rows, w.Cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*c.T*w.Rows))
+				testutil.CheckClose(t, "matmul_coop", vktest.Floats(out[2]), coopReference(w, x, c.T), 1e-5)
+			})
+		}
+	}
+}
+
+// TestMatMulCoopPartVulkan checks that a part of a weight writes only its
+// columns of the wider output, and that activations beyond the f16 range
+// saturate instead of turning the sums infinite.
+func TestMatMulCoopPartVulkan(t *testing.T) {
+	d := coopDevice(t)
+	const T, rows, cols, ldy = 70, 48, 256, 80
+	w := vkTestWeight(t, quant.Q4_K, shapeCase{rows, cols, false})
+	r := rand.New(rand.NewPCG(3, 4))
+	x := randFloats(r, T*cols, 1)
+	for i := 0; i < len(x); i += 97 {
+		x[i] = 1e6 * float32(1-2*(i&1))
+	}
+	ds, err := MatMulCoopPartVk(d.Caps(), quant.Q4_K, T, rows, cols, ldy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*((T-1)*ldy+rows)))
+	got := vktest.Floats(out[2])
+	want := coopReference(w, x, T)
+	part := make([]float32, T*rows)
+	for tt := 0; tt < T; tt++ {
+		copy(part[tt*rows:], got[tt*ldy:tt*ldy+rows])
+		for c := rows; c < ldy && tt < T-1; c++ {
+			if v := got[tt*ldy+c]; !math.IsNaN(float64(v)) {
+				t.Fatalf("token %d column %d outside the part was written: %g", tt, c, v)
+			}
+		}
+	}
+	testutil.CheckClose(t, "matmul_coop part", part, want, 1e-5)
+}
+
+// TestMatMulCoopRejects checks the lowering's errors.
+func TestMatMulCoopRejects(t *testing.T) {
+	c := gpu.Caps{CoopMat: true, SubgroupSize: 32, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	for _, tc := range []struct {
+		name             string
+		caps             gpu.Caps
+		typ              quant.Type
+		T, rows, cols, l int
+	}{
+		{"no coopmat", gpu.Caps{SubgroupSize: 32}, quant.F16, 4, 8, 8, 8},
+		{"ragged cols", c, quant.F16, 4, 8, 12, 8},
+		{"no tokens", c, quant.Q4_0, 0, 8, 32, 8},
+		{"narrow stride", c, quant.Q4_0, 4, 8, 32, 7},
+		{"no decoder", c, quant.IQ4_NL, 4, 8, 32, 8},
 	} {
-		t.Run(fmt.Sprintf("T=%d/rows=%d/cols=%d", c.T, c.rows, c.cols), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(uint64(c.T), uint64(c.rows*c.cols)))
-			w := f16Weight(t, r, c.rows, c.cols)
-			x := randFloats(r, c.T*c.cols, 1)
-			x16 := make([]float32, len(x))
-			for i, v := range x {
-				x16[i] = quant.F16ToF32(quant.F32ToF16(v))
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := MatMulCoopPartVk(tc.caps, tc.typ, tc.T, tc.rows, tc.cols, tc.l); err == nil {
+				t.Fatal("lowered")
 			}
-			want := make([]float32, c.T*c.rows)
-			MatMul(want, x16, w, c.T, make([]float32, 4*c.cols), 0, c.rows)
-			ds, err := MatMulCoopVk(d.Caps(), quant.F16, c.T, c.rows, c.cols)
-			if err != nil {
-				t.Fatal(err)
+			if CoopMatMulSupported(tc.caps, tc.typ, tc.cols) && tc.T > 0 && tc.l >= tc.rows {
+				t.Fatal("reported as supported")
 			}
-			out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*len(want)))
-			testutil.CheckClose(t, "matmul_coopmat", vktest.Floats(out[2]), want, 1e-5)
 		})
+	}
+	if !CoopMatMulSupported(c, quant.Q4_K, 2560) {
+		t.Fatal("Q4_K 2560 columns not supported")
 	}
 }

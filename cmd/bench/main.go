@@ -67,8 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.device, "device", "", "Vulkan device: index or part of its name")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: one per core)")
 	fs.StringVar(&o.output, "o", "md", "output: md (a markdown table) or json")
-	fs.BoolVar(&o.exact, "exact", false, "keep the GPU decode step's activations in f32 (default: 8-bit for quantized weights)")
-	fs.BoolVar(&o.profile, "profile", false, "after the tests, GPU time per kernel of one decode step (Vulkan)")
+	fs.BoolVar(&o.exact, "exact", false, "keep the GPU's matrix products in f32 activations (default: 8-bit in decode for quantized weights, f16 on tensor cores in prefill, as llama.cpp)")
+	fs.BoolVar(&o.profile, "profile", false, "after each test, GPU time per kernel of one of its steps (Vulkan)")
 	fs.StringVar(&o.ppl, "ppl", "", "instead of speed, the perplexity of this text file (teacher forced, one sequence)")
 	fs.StringVar(&o.top1Out, "top1-out", "", "with --ppl: write the top-1 id of every position here")
 	fs.StringVar(&o.idsOut, "ids-out", "", "with --ppl: write the text's token ids here")
@@ -280,7 +280,7 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 	for _, p := range o.pp {
 		chunk = max(chunk, p) // a pp test is one chunk
 	}
-	s, err := m.NewSession(gemma3.Options{Ctx: ctx, Chunk: chunk, Threads: o.threads, Device: d, ExactMatVec: o.exact})
+	s, err := m.NewSession(gemma3.Options{Ctx: ctx, Chunk: chunk, Threads: o.threads, Device: d, ExactProducts: o.exact})
 	if err != nil {
 		return nil, err
 	}
@@ -342,8 +342,13 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 					res.Runs = append(res.Runs, rate)
 				}
 			}
-			if o.profile && !t.pp && d != nil {
-				if err := printProfile(s, fmt.Sprintf("%s, %s decode step at depth %d", name, devName, s.Pos()), stderr); err != nil {
+			if o.profile && d != nil {
+				T, title := 1, fmt.Sprintf("%s, %s decode step at depth %d", name, devName, s.Pos())
+				if t.pp {
+					T = min(t.n, chunk, s.Pos())
+					title = fmt.Sprintf("%s, %s prefill step of %d tokens ending at depth %d", name, devName, T, s.Pos())
+				}
+				if err := printProfile(s, T, title, stderr); err != nil {
 					return nil, err
 				}
 			}
@@ -356,11 +361,11 @@ func benchBackend(o *options, m *gemma3.Model, name, backend string, stderr io.W
 	return out, nil
 }
 
-// printProfile prints the GPU time per kernel of one decode step at the
-// session's position, largest first, to w (the results table keeps
-// stdout).
-func printProfile(s *gemma3.Session, title string, w io.Writer) error {
-	ks, ok, err := s.ProfileDecode()
+// printProfile prints the GPU time per kernel of one step of T tokens
+// ending at the session's position, largest first, to w (the results
+// table keeps stdout).
+func printProfile(s *gemma3.Session, T int, title string, w io.Writer) error {
+	ks, ok, err := s.ProfileStep(T)
 	if err != nil || !ok {
 		return err
 	}

@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", 64, "how many recent tokens the penalty considers (-1: all)")
 	seed := fs.Uint64("seed", 0, "random seed for sampling")
 	o.execFlags.register(fs, "context length in tokens (0: 4096 or the trained length if smaller)")
-	fs.BoolVar(&o.exact, "exact", false, "keep the GPU decode step's activations in f32 (default: 8-bit for quantized weights, as llama.cpp)")
+	fs.BoolVar(&o.exact, "exact", false, "keep the GPU's matrix products in f32 activations (default: 8-bit in decode for quantized weights, f16 on tensor cores in prefill, as llama.cpp)")
 	fs.BoolVar(&o.listDevices, "list-devices", false, "list the Vulkan devices and exit")
 	fs.BoolVar(&o.verbose, "verbose", false, "log diagnostics to stderr")
 	fs.BoolVar(&o.tokenize, "tokenize", false, "read text on stdin, print its token ids (no <bos>) as JSON")
@@ -160,7 +160,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer vis.Close() // its encoder before the device
 	s, err := m.NewSession(gemma3.Options{Ctx: o.ctx, Chunk: o.chunk, Threads: o.threads, Logger: log, Device: d,
-		ExactMatVec: o.exact, Progress: prog.hook("uploading weights", true)})
+		ExactProducts: o.exact, Progress: prog.hook("uploading weights", true)})
 	if err != nil {
 		return err
 	}

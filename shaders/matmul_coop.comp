@@ -1,0 +1,179 @@
+#version 450
+// Matrix product on cooperative matrices (tensor cores), weights in their
+// file encoding (prefill):
+//
+//	y[t][r] = sum_c W[r][c] * x[t][c]    W [rows, cols], x [T, cols], y [T, rows]
+//
+// The weight tile is decoded (quant.glsl) and x is rounded to f16 as both
+// are staged in shared memory; the products are 16x16x16 f16 cooperative
+// matrices with f32 accumulation. x is clamped to the f16 range first, so a
+// large activation saturates instead of becoming infinite.
+//
+// Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
+// bytes, see quant.glsl; 4-byte aligned start); 1 x f32 [T, cols] as vec4
+// (readonly); 2 y f32 [T, rows] with row stride ldy.
+// Push: T, rows, cols, ldy (the stride of y's rows: rows, or more when W is
+// a part of a larger weight and y the matching columns of a larger output).
+// cols must be a multiple of QK (and so of 4); the units of the last K
+// slice past the row's end are zero.
+// Spec: 0 workgroup size, ST*SR subgroups; 1 ST, subgroups along tokens;
+// 2 SR, subgroups along weight rows.
+// Mapping: a workgroup computes BM = 32*ST tokens by BN = 64*SR weight
+// rows, rows [m0, m0+BN) with m0 = (z * groups.x + x) * BN (so rows/BN may
+// pass 65535), tokens [y*BM, y*BM+BM). Subgroup (st, sr) owns tokens
+// [32st, 32st+32) and rows [64sr, 64sr+64) of the tile: 2 x 4 accumulators
+// of 16 x 16. Along K a slice of BK = 64 columns at a time: x as a
+// row-major [BM][SA] f16 tile, W as [BN][SA] f16 (read as a column-major
+// K x N matrix). Interior 16 x 16 blocks of y are stored directly; blocks
+// on the edge of T or rows pass through a per-subgroup f32 staging tile.
+//! variant matmul_coop_f32 TYPE_F32
+//! variant matmul_coop_f16 TYPE_F16
+//! variant matmul_coop_bf16 TYPE_BF16
+//! variant matmul_coop_q4_0 TYPE_Q4_0
+//! variant matmul_coop_q4_1 TYPE_Q4_1
+//! variant matmul_coop_q5_0 TYPE_Q5_0
+//! variant matmul_coop_q5_1 TYPE_Q5_1
+//! variant matmul_coop_q8_0 TYPE_Q8_0
+//! variant matmul_coop_q2_k TYPE_Q2_K
+//! variant matmul_coop_q3_k TYPE_Q3_K
+//! variant matmul_coop_q4_k TYPE_Q4_K
+//! variant matmul_coop_q5_k TYPE_Q5_K
+//! variant matmul_coop_q6_k TYPE_Q6_K
+//! requires coopmat
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : enable
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ST = 4;
+layout(constant_id = 2) const uint SR = 1;
+
+layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 1) readonly buffer X { vec4 x4[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint T;
+    uint rows;
+    uint cols;
+    uint ldy;
+} pc;
+
+#include "quant.glsl"
+
+const uint BK = 64u;
+const uint SA = BK + 8u; // row stride of both tiles; the pad spreads banks
+const uint BM = 32u * ST;
+const uint BN = 64u * SR;
+const float F16_MAX = 65504.0;
+
+shared float16_t shX[BM * SA];
+shared float16_t shW[BN * SA];
+shared float shStage[ST * SR * 256u];
+
+#define ACC coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+
+void main() {
+    uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * BN;
+    if (m0 >= pc.rows) {
+        return;
+    }
+    uint t0 = gl_WorkGroupID.y * BM;
+    uint tid = gl_LocalInvocationID.x;
+    uint NT = gl_WorkGroupSize.x;
+    uint sg = gl_SubgroupID;
+    uint st = sg % ST, sr = sg / ST;
+
+    uint nb = pc.cols / QK;
+    uint nu = nb * QU;
+    uint rowBytes = nb * QB;
+    const uint EU = 4u * uint(QV); // elements per unit
+    const uint UT = BK / EU;       // units per row of a tile
+    uint c4 = pc.cols / 4u;
+
+    ACC acc[2][4];
+    [[unroll]] for (uint i = 0u; i < 2u; i++) {
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            acc[i][j] = ACC(0.0);
+        }
+    }
+
+    for (uint k0 = 0u; k0 < pc.cols; k0 += BK) {
+        // Weight tile: consecutive invocations take consecutive units of a row.
+        for (uint e = tid; e < BN * UT; e += NT) {
+            uint n = e / UT;
+            uint gu = k0 / EU + e % UT;
+            uint blk = gu / QU;
+            uint u = gu % QU;
+            vec4 v[QV];
+            if (gu < nu) {
+                // Rows past the end repeat the last one; never stored.
+                q_unit(min(m0 + n, pc.rows - 1u) * rowBytes + blk * QB, u, v);
+            } else {
+                [[unroll]] for (uint k = 0u; k < QV; k++) {
+                    v[k] = vec4(0.0);
+                }
+            }
+            [[unroll]] for (uint k = 0u; k < QV; k++) {
+                uint p = n * SA + blk * QK + q_pos(u, k) - k0;
+                f16vec4 h = f16vec4(v[k]);
+                [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                    shW[p + i] = h[i];
+                }
+            }
+        }
+        // x tile: 16 consecutive invocations read a token's 64 columns.
+        for (uint e = tid; e < BM * (BK / 4u); e += NT) {
+            uint m = e / (BK / 4u), k = 4u * (e % (BK / 4u));
+            vec4 v = vec4(0.0);
+            if (t0 + m < pc.T && k0 + k < pc.cols) {
+                v = clamp(x4[(t0 + m) * c4 + (k0 + k) / 4u], -F16_MAX, F16_MAX);
+            }
+            f16vec4 h = f16vec4(v);
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                shX[m * SA + k + i] = h[i];
+            }
+        }
+        barrier();
+        [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
+            coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a[2];
+            coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> b[4];
+            [[unroll]] for (uint i = 0u; i < 2u; i++) {
+                coopMatLoad(a[i], shX, (32u * st + 16u * i) * SA + kk, SA, gl_CooperativeMatrixLayoutRowMajor);
+            }
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                coopMatLoad(b[j], shW, (64u * sr + 16u * j) * SA + kk, SA, gl_CooperativeMatrixLayoutColumnMajor);
+            }
+            [[unroll]] for (uint i = 0u; i < 2u; i++) {
+                [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                    acc[i][j] = coopMatMulAdd(a[i], b[j], acc[i][j]);
+                }
+            }
+        }
+        barrier();
+    }
+
+    uint lane = gl_SubgroupInvocationID;
+    [[unroll]] for (uint i = 0u; i < 2u; i++) {
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            uint t = t0 + 32u * st + 16u * i;
+            uint r = m0 + 64u * sr + 16u * j;
+            if (t + 16u <= pc.T && r + 16u <= pc.rows) {
+                coopMatStore(acc[i][j], y, t * pc.ldy + r, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+            } else if (t < pc.T && r < pc.rows) {
+                coopMatStore(acc[i][j], shStage, sg * 256u, 16u, gl_CooperativeMatrixLayoutRowMajor);
+                subgroupMemoryBarrierShared();
+                for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
+                    uint tt = t + e / 16u, rr = r + e % 16u;
+                    if (tt < pc.T && rr < pc.rows) {
+                        y[tt * pc.ldy + rr] = shStage[sg * 256u + e];
+                    }
+                }
+                subgroupMemoryBarrierShared();
+            }
+        }
+    }
+}
