@@ -327,6 +327,18 @@ func BenchmarkMatMulCoop(b *testing.B) {
 				lower func() (gpu.Dispatch, error)
 			}{
 				{"coop", func() (gpu.Dispatch, error) { return MatMulCoopVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
+				{"coop42", func() (gpu.Dispatch, error) {
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 2)
+				}},
+				{"coop22", func() (gpu.Dispatch, error) {
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 2)
+				}},
+				{"coop41", func() (gpu.Dispatch, error) {
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 1)
+				}},
+				{"coop21", func() (gpu.Dispatch, error) {
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 1)
+				}},
 				{"tiled", func() (gpu.Dispatch, error) { return MatMulVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
 			} {
 				b.Run(fmt.Sprintf("%s/T=%d/%dx%d/kernel=%s", typeName(typ), s.T, s.rows, s.cols, c.name), func(b *testing.B) {

@@ -95,6 +95,29 @@ func TestMatMulCoopVulkan(t *testing.T) {
 	}
 }
 
+// TestMatMulCoopTilesVulkan checks every workgroup tile of matmul_coop on
+// shapes off the tiles' edges.
+func TestMatMulCoopTilesVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, typ := range []quant.Type{quant.F16, quant.Q4_K, quant.Q6_K, quant.Q5_0} {
+		for _, tile := range [][2]int{{4, 2}, {2, 2}, {4, 1}, {2, 1}, {1, 1}} {
+			const T = 150
+			s := shapeCase{200, 512, true}
+			t.Run(fmt.Sprintf("%s/st=%d/sr=%d", typeName(typ), tile[0], tile[1]), func(t *testing.T) {
+				w := vkTestWeight(t, typ, s)
+				r := rand.New(rand.NewPCG(uint64(tile[0]), uint64(tile[1])))
+				x := randFloats(r, T*w.Cols, 1)
+				ds, err := matMulCoopTile(d.Caps(), typeName(typ), T, w.Rows, w.Cols, w.Rows, tile[0], tile[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*T*w.Rows))
+				testutil.CheckClose(t, "matmul_coop", vktest.Floats(out[2]), coopReference(w, x, T), 1e-5)
+			})
+		}
+	}
+}
+
 // TestMatMulCoopPartVulkan checks that a part of a weight writes only its
 // columns of the wider output, and that activations beyond the f16 range
 // saturate instead of turning the sums infinite.

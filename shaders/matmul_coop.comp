@@ -23,9 +23,11 @@
 // pass 65535), tokens [y*BM, y*BM+BM). Subgroup (st, sr) owns tokens
 // [32st, 32st+32) and rows [64sr, 64sr+64) of the tile: 2 x 4 accumulators
 // of 16 x 16. Along K a slice of BK = 64 columns at a time: x as a
-// row-major [BM][SA] f16 tile, W as [BN][SA] f16 (read as a column-major
-// K x N matrix). Interior 16 x 16 blocks of y are stored directly; blocks
-// on the edge of T or rows pass through a per-subgroup f32 staging tile.
+// row-major [BM][72] f16 tile, W as [BN][72] f16 (read as a column-major
+// K x N matrix), each four halves stored as one f16vec4; the next slice of
+// x is loaded into registers while the current one is multiplied.
+// Interior 16 x 16 blocks of y are stored directly; blocks on the edge of T
+// or rows pass through a per-subgroup f32 staging tile.
 //! variant matmul_coop_f32 TYPE_F32
 //! variant matmul_coop_f16 TYPE_F16
 //! variant matmul_coop_bf16 TYPE_BF16
@@ -65,16 +67,60 @@ layout(push_constant) uniform Push {
 #include "quant.glsl"
 
 const uint BK = 64u;
-const uint SA = BK + 8u; // row stride of both tiles; the pad spreads banks
+// Row stride of both tiles in f16vec4 units (72 halves, 144 bytes): the pad
+// spreads a column's rows over the banks. Offsets and strides of the
+// cooperative loads count f16vec4s, the arrays' element type.
+const uint SA4 = BK / 4u + 2u;
 const uint BM = 32u * ST;
 const uint BN = 64u * SR;
 const float F16_MAX = 65504.0;
+const uint EU = 4u * uint(QV); // elements per decoded unit
+const uint UT = BK / EU;       // units per row of a tile
 
-shared float16_t shX[BM * SA];
-shared float16_t shW[BN * SA];
+shared f16vec4 shX[BM * SA4];
+shared f16vec4 shW[BN * SA4];
 shared float shStage[ST * SR * 256u];
 
 #define ACC coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+
+// w_at decodes unit e of the weight tile of rows [m0, m0+BN), columns
+// [k0, k0+BK) into v; consecutive e are consecutive units of a row (the
+// tile's row e / UT). Rows past the end repeat the last one and units past
+// the row's end are zero; neither is ever stored to y. No branch: the
+// caller keeps these loads in one block with the products they overlap.
+void w_at(uint e, uint k0, uint m0, uint nu, uint rowBytes, out vec4 v[QV]) {
+    uint n = min(e / UT, BN - 1u);
+    uint gu = k0 / EU + e % UT;
+    uint gc = min(gu, nu - 1u);
+    q_unit(min(m0 + n, pc.rows - 1u) * rowBytes + (gc / QU) * QB, gc % QU, v);
+    [[unroll]] for (uint k = 0u; k < QV; k++) {
+        v[k] = gu < nu ? v[k] : vec4(0.0);
+    }
+}
+
+// x_at is vec4 e of x's slice at tokens [t0, t0+BM), columns [k0, k0+BK):
+// token t0 + e / 16, columns k0 + 4*(e % 16); zero outside x.
+vec4 x_at(uint e, uint t0, uint k0, uint c4) {
+    uint m = e / (BK / 4u), k4 = e % (BK / 4u);
+    if (m < BM && t0 + m < pc.T && k0 / 4u + k4 < c4) {
+        return x4[(t0 + m) * c4 + k0 / 4u + k4];
+    }
+    return vec4(0.0);
+}
+
+// fetch loads the slice of x (rounded to f16) and decodes the weight tile
+// at column k0 into the registers xr and wr (see main).
+#define fetch(xr, wr, k0, t0, m0, nu, rowBytes, c4)                          \
+    [[unroll]] for (uint i = 0u; i < XR; i++) {                              \
+        xr[i] = f16vec4(clamp(x_at(tid + i * NT, t0, k0, c4), -F16_MAX, F16_MAX)); \
+    }                                                                        \
+    [[unroll]] for (uint i = 0u; i < WR; i++) {                              \
+        vec4 v[QV];                                                          \
+        w_at(tid + i * NT, k0, m0, nu, rowBytes, v);                         \
+        [[unroll]] for (uint k = 0u; k < QV; k++) {                          \
+            wr[i * QV + k] = f16vec4(v[k]);                                  \
+        }                                                                    \
+    }
 
 void main() {
     uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * BN;
@@ -90,8 +136,6 @@ void main() {
     uint nb = pc.cols / QK;
     uint nu = nb * QU;
     uint rowBytes = nb * QB;
-    const uint EU = 4u * uint(QV); // elements per unit
-    const uint UT = BK / EU;       // units per row of a tile
     uint c4 = pc.cols / 4u;
 
     ACC acc[2][4];
@@ -101,51 +145,44 @@ void main() {
         }
     }
 
+    // The next slice of x and of W wait in registers while the current one
+    // is multiplied: entry i of invocation l is vec4 l + i*WG of the x
+    // slice (x_at), so 16 consecutive invocations read a token's 64
+    // columns, and unit l + i*WG of the weight tile (w_at). The last
+    // slice's loads repeat it and are never stored.
+    const uint XR = (BM * (BK / 4u) + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    const uint WR = (BN * UT + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    f16vec4 xr[XR];
+    f16vec4 wr[WR * QV];
+    uint kLast = (pc.cols - 1u) / BK * BK;
+    fetch(xr, wr, 0u, t0, m0, nu, rowBytes, c4);
     for (uint k0 = 0u; k0 < pc.cols; k0 += BK) {
-        // Weight tile: consecutive invocations take consecutive units of a row.
-        for (uint e = tid; e < BN * UT; e += NT) {
-            uint n = e / UT;
-            uint gu = k0 / EU + e % UT;
-            uint blk = gu / QU;
-            uint u = gu % QU;
-            vec4 v[QV];
-            if (gu < nu) {
-                // Rows past the end repeat the last one; never stored.
-                q_unit(min(m0 + n, pc.rows - 1u) * rowBytes + blk * QB, u, v);
-            } else {
-                [[unroll]] for (uint k = 0u; k < QV; k++) {
-                    v[k] = vec4(0.0);
-                }
-            }
-            [[unroll]] for (uint k = 0u; k < QV; k++) {
-                uint p = n * SA + blk * QK + q_pos(u, k) - k0;
-                f16vec4 h = f16vec4(v[k]);
-                [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                    shW[p + i] = h[i];
-                }
+        [[unroll]] for (uint i = 0u; i < XR; i++) {
+            uint e = tid + i * NT;
+            if (e < BM * (BK / 4u)) {
+                shX[(e / (BK / 4u)) * SA4 + e % (BK / 4u)] = xr[i];
             }
         }
-        // x tile: 16 consecutive invocations read a token's 64 columns.
-        for (uint e = tid; e < BM * (BK / 4u); e += NT) {
-            uint m = e / (BK / 4u), k = 4u * (e % (BK / 4u));
-            vec4 v = vec4(0.0);
-            if (t0 + m < pc.T && k0 + k < pc.cols) {
-                v = clamp(x4[(t0 + m) * c4 + (k0 + k) / 4u], -F16_MAX, F16_MAX);
-            }
-            f16vec4 h = f16vec4(v);
-            [[unroll]] for (uint i = 0u; i < 4u; i++) {
-                shX[m * SA + k + i] = h[i];
+        [[unroll]] for (uint i = 0u; i < WR; i++) {
+            uint e = tid + i * NT;
+            if (e < BN * UT) {
+                uint n = e / UT;
+                uint gu = k0 / EU + e % UT;
+                [[unroll]] for (uint k = 0u; k < QV; k++) {
+                    shW[n * SA4 + ((gu / QU) * QK + q_pos(gu % QU, k) - k0) / 4u] = wr[i * QV + k];
+                }
             }
         }
         barrier();
+        fetch(xr, wr, min(k0 + BK, kLast), t0, m0, nu, rowBytes, c4);
         [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a[2];
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> b[4];
             [[unroll]] for (uint i = 0u; i < 2u; i++) {
-                coopMatLoad(a[i], shX, (32u * st + 16u * i) * SA + kk, SA, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(a[i], shX, (32u * st + 16u * i) * SA4 + kk / 4u, SA4, gl_CooperativeMatrixLayoutRowMajor);
             }
             [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                coopMatLoad(b[j], shW, (64u * sr + 16u * j) * SA + kk, SA, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(b[j], shW, (64u * sr + 16u * j) * SA4 + kk / 4u, SA4, gl_CooperativeMatrixLayoutColumnMajor);
             }
             [[unroll]] for (uint i = 0u; i < 2u; i++) {
                 [[unroll]] for (uint j = 0u; j < 4u; j++) {
