@@ -39,8 +39,12 @@ type VulkanOptions struct {
 	//   - a product of several tokens with a weight other than F32 runs on
 	//     cooperative matrices (tensor cores), where the device has them,
 	//     with its input and the decoded weight rounded to f16
-	//     (kernels.MatMulCoopVk).
-	// Both are several times faster.
+	//     (kernels.MatMulCoopVk);
+	//   - attention of several tokens runs on cooperative matrices too,
+	//     where the device has them, with the queries (times the scale),
+	//     keys, values and softmax probabilities rounded to f16 and f32
+	//     sums (kernels.AttentionCoopVk).
+	// All are several times faster.
 	ExactProducts bool
 	Logger        *slog.Logger
 	// OnUpload, when set, is called after each weight upload with the

@@ -330,7 +330,8 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 // combine pass when the cache is long enough for it to pay. The split
 // count is fixed when the plan is recorded (from the cache size), since a
 // replayed step cannot change its dispatches; splits past the current
-// keys write empty partials.
+// keys write empty partials. A chunk of several tokens runs on
+// cooperative matrices where the device has them (unless ExactProducts).
 func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
 	a, in := n.attn(), n.In
@@ -355,7 +356,12 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		splits = kernels.AttentionSplits(c, a, T, keys)
 	}
 	if splits <= 1 {
-		ds, err := kernels.AttentionVk(c, a, T, opts)
+		var ds gpu.Dispatch
+		if T > 1 && !r.v.opt.ExactProducts && kernels.AttentionCoopSupported(c, a) {
+			ds, err = kernels.AttentionCoopVk(c, a, T, opts)
+		} else {
+			ds, err = kernels.AttentionVk(c, a, T, opts)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,375 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gemmavk/gpu"
+	"gemmavk/internal/testutil"
+	"gemmavk/internal/vktest"
+	"gemmavk/kernels/quant"
+	"gemmavk/shaders"
+)
+
+// Tolerance of attention on cooperative matrices against the reference fed
+// the same f16-rounded inputs: the probabilities are rounded to f16 for
+// P·V (2^-11 relative each, with the sums taken over the rounded values),
+// everything else is f32 in another order; 2e-3 of the largest output.
+const attnCoopTol = 2e-3
+
+// span returns T span ids, id on tokens [from, to) and 0 elsewhere.
+func span(T, from, to int, id int32) []int32 {
+	s := make([]int32, T)
+	for i := from; i < to; i++ {
+		s[i] = id
+	}
+	return s
+}
+
+var attnCoopCases = []attnCase{
+	// Prefill from 0, GQA 2: 200 rows, the last of 7 blocks partial.
+	{d: 256, nH: 8, nKV: 4, slots: 512, p0: 0, T: 100},
+	// GQA 4 after 37 cached tokens: keys 0..100, the last tile partial.
+	{d: 256, nH: 4, nKV: 1, slots: 256, p0: 37, T: 64},
+	// GQA 8, a little cached.
+	{d: 128, nH: 8, nKV: 1, slots: 64, p0: 3, T: 17},
+	// Sliding, the ring wrapped, GQA 1, the chunk longer than the window.
+	{d: 128, nH: 4, nKV: 4, window: 16, slots: 16, p0: 40, T: 17},
+	// Peaked scores (scale 1): the running max moves past the threshold,
+	// so the accumulators are rescaled; sliding and global.
+	{d: 128, nH: 8, nKV: 4, window: 24, slots: 24, p0: 50, T: 64, scale: 1},
+	{d: 256, nH: 4, nKV: 2, slots: 128, p0: 30, T: 100, scale: 1},
+	// Small head dims: 2 blocks of 16 columns (one per subgroup), 3 (two,
+	// one).
+	{d: 32, nH: 2, nKV: 1, slots: 128, p0: 20, T: 100},
+	{d: 48, nH: 4, nKV: 2, slots: 64, p0: 5, T: 17},
+	// One token.
+	{d: 256, nH: 8, nKV: 4, slots: 64, p0: 0, T: 1},
+	{d: 128, nH: 8, nKV: 4, slots: 64, p0: 20, T: 1, f32: true},
+	// Images: a span across tiles and blocks; a window shorter than the
+	// image.
+	{d: 256, nH: 8, nKV: 4, slots: 128, p0: 10, T: 64, spans: span(64, 20, 52, 1)},
+	{d: 128, nH: 4, nKV: 2, window: 8, slots: 8, p0: 40, T: 17, spans: span(17, 3, 15, 2)},
+	// f32 caches.
+	{d: 128, nH: 8, nKV: 4, window: 16, slots: 16, p0: 40, T: 64, f32: true},
+	{d: 256, nH: 4, nKV: 2, slots: 128, p0: 9, T: 17, spans: span(17, 4, 11, 3), f32: true},
+}
+
+// stageF16 is x·scale as attention_coop stages it: clamped to the f16
+// range and rounded to f16.
+func stageF16(x []float32, scale float32) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(stagedF16(v * scale))
+	}
+	return out
+}
+
+// coopWant is the reference for attention_coop: AttentionSpans of the
+// inputs as the kernel stages them (q·Scale, k, v and the caches in f16).
+func (c attnCase) coopWant(in attnInputs) []float32 {
+	a := c.attn()
+	q := stageF16(in.q, a.Scale)
+	a.Scale = 1
+	out := make([]float32, c.T*c.nH*c.d)
+	AttentionSpans(out, q, stageF16(in.k, 1), stageF16(in.v, 1), stageF16(in.ck, 1), stageF16(in.cv, 1),
+		in.pos, c.spans, a, make([]float32, c.p0+c.T), 0, c.T*c.nH)
+	return out
+}
+
+// attnCoopKeyRange is the key range [lo, hi) of the block of rows from row0 of
+// one kv head, as attention_coop.comp's main computes it (p_first, p_last,
+// lo, hi); nrows = T*grp.
+func attnCoopKeyRange(T, grp, p0, window, row0 int, spans bool) (lo, hi int) {
+	nrows := T * grp
+	pFirst := p0 + row0/grp
+	pLast := p0 + (min(row0+attnCoopRows, nrows)-1)/grp
+	if window > 0 && pFirst+1 > window {
+		lo = pFirst + 1 - window
+	}
+	hi = pLast + 1
+	if spans {
+		hi = p0 + T
+	}
+	return lo, hi
+}
+
+// attnCoopRowIndex is the row t*nH + h of q and out of kv head g's row r,
+// as the shader's row_index.
+func attnCoopRowIndex(r, grp, g, nH int) int {
+	t := r / grp
+	return t*nH + g*grp + r - t*grp
+}
+
+// attnCoopModel computes what attention_coop computes, block by block and
+// tile by tile in the shader's order (f16 staging, masked scores, the
+// thresholded running max, f16 probabilities, f32 sums), without the
+// matrix tiling; it also counts the rows rescaled. It checks the shader's
+// index math and its softmax without a device.
+func attnCoopModel(c attnCase, in attnInputs) (out []float32, rescales int) {
+	const masked, thresh = float32(-3.0e38), 8
+	a := c.attn()
+	D, grp, kvw, p0 := c.d, c.nH/c.nKV, c.nKV*c.d, c.p0
+	nrows := c.T * grp
+	q := stageF16(in.q, a.Scale)
+	k, v, ck, cv := stageF16(in.k, 1), stageF16(in.v, 1), stageF16(in.ck, 1), stageF16(in.cv, 1)
+	out = make([]float32, c.T*c.nH*D)
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	for g := 0; g < c.nKV; g++ {
+		for row0 := 0; row0 < nrows; row0 += attnCoopRows {
+			lo, hi := attnCoopKeyRange(c.T, grp, p0, c.window, row0, c.spans != nil)
+			allowed := func(r, j int) bool { // key_allowed
+				if r >= nrows || j >= hi {
+					return false
+				}
+				t := r / grp
+				p := p0 + t
+				if c.window != 0 && j+c.window <= p {
+					return false
+				}
+				if j <= p {
+					return true
+				}
+				return c.spans != nil && c.spans[t] != 0 && c.spans[j-p0] == c.spans[t]
+			}
+			zero := make([]float32, D)
+			tile := func(j int, values bool) []float32 { // load_tile
+				switch {
+				case j >= hi:
+					return zero
+				case j >= p0 && values:
+					return v[(j-p0)*kvw+g*D:][:D]
+				case j >= p0:
+					return k[(j-p0)*kvw+g*D:][:D]
+				case values:
+					return cv[(j%c.slots)*kvw+g*D:][:D]
+				}
+				return ck[(j%c.slots)*kvw+g*D:][:D]
+			}
+			for r := row0; r < min(row0+attnCoopRows, nrows); r++ {
+				qr := q[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
+				m, l := masked, float32(0)
+				o := make([]float32, D)
+				for j0 := lo; j0 < hi; j0 += attnCoopKeys {
+					s := make([]float32, attnCoopKeys)
+					mx := masked
+					for jc := range s {
+						s[jc] = masked
+						if allowed(r, j0+jc) {
+							s[jc] = quant.DotF32(qr, tile(j0+jc, false))
+						}
+						mx = max(mx, s[jc])
+					}
+					alpha := float32(1)
+					if mx > m+thresh {
+						if m != masked {
+							alpha = float32(math.Exp(float64(m - mx)))
+							rescales++
+						}
+						m = mx
+					}
+					var sum float32
+					for d := range o {
+						o[d] *= alpha
+					}
+					for jc, sc := range s {
+						if sc == masked {
+							continue
+						}
+						p := quant.F16ToF32(quant.F32ToF16(float32(math.Exp(float64(sc - m)))))
+						sum += p
+						quant.AddScaledF32(o, p, tile(j0+jc, true))
+					}
+					l = l*alpha + sum
+				}
+				dst := out[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
+				for d := range dst {
+					dst[d] = o[d] / l
+				}
+			}
+		}
+	}
+	return out, rescales
+}
+
+// TestAttentionCoopModel checks the shader's algorithm, mirrored in Go,
+// against the reference on the kernel test's cases, and that the peaked
+// cases take the rescaling path. Tolerance: attnCoopTol.
+func TestAttentionCoopModel(t *testing.T) {
+	for _, c := range attnCoopCases {
+		t.Run(c.String(), func(t *testing.T) {
+			in := c.inputs()
+			got, rescales := attnCoopModel(c, in)
+			testutil.CheckClose(t, "model", got, c.coopWant(in), attnCoopTol)
+			// And against the reference without f16 rounding, loosely.
+			testutil.CheckClose(t, "model against f32", got, c.want(in), 1e-2)
+			if c.scale == 1 && rescales == 0 {
+				t.Error("no row was rescaled")
+			}
+			t.Logf("%d rescales", rescales)
+		})
+	}
+}
+
+// TestAttentionCoopVulkan checks attention_coop against the reference fed
+// the kernel's f16-rounded inputs. Tolerance: attnCoopTol.
+func TestAttentionCoopVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, c := range attnCoopCases {
+		t.Run(c.String(), func(t *testing.T) {
+			in := c.inputs()
+			want := c.coopWant(in)
+			ds, err := AttentionCoopVk(d.Caps(), c.attn(), c.T, AttnOpts{Spans: c.spans != nil, CacheF32: c.f32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufs := c.bufs(in, 4*len(want))
+			out := vktest.RunOn(t, d, ds, bufs...)
+			testutil.CheckClose(t, "attention_coop", vktest.Floats(out[6]), want, attnCoopTol)
+			for i, name := range []string{"q", "k", "v", "ck", "cv", "pos"} {
+				if !bytes.Equal(out[i], bufs[i]) {
+					t.Errorf("%s changed", name)
+				}
+			}
+		})
+	}
+}
+
+// TestAttentionCoopVkLowering checks the lowering's grid, constants and
+// errors, and the shared memory of the Gemma 3 head dims, without a device.
+func TestAttentionCoopVkLowering(t *testing.T) {
+	h100 := gpu.Caps{CoopMat: true, SubgroupShuffle: true, SubgroupSize: 32, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	a := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 0.0625, Window: 1024, Slots: 1024}
+	ds, err := AttentionCoopVk(h100, a, 512, AttnOpts{Spans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Shader != "attention_coop_f16_spans" || fmt.Sprint(ds.Spec) != "[128 256]" || ds.Groups != [3]uint32{32, 4, 1} {
+		t.Errorf("dispatch %s spec %v groups %v", ds.Shader, ds.Spec, ds.Groups)
+	}
+	scalar, err := AttentionVk(h100, a, 512, AttnOpts{Spans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ds.Push, scalar.Push) {
+		t.Errorf("push %x, attention's %x", ds.Push, scalar.Push)
+	}
+	if got := attnCoopShared(256); got != 41216 || got > 48<<10 {
+		t.Errorf("D = 256: %d bytes of shared memory", got)
+	}
+	if got := attnCoopShared(128); got != 24832 {
+		t.Errorf("D = 128: %d bytes of shared memory", got)
+	}
+	for _, o := range []AttnOpts{{}, {Spans: true}, {CacheF32: true}, {CacheF32: true, Spans: true}} {
+		name := "attention_coop" + o.suffix()
+		sh, err := shaders.Lookup(name)
+		if err != nil {
+			t.Error(err)
+		} else if fmt.Sprint(sh.Requires) != "[coopmat shuffle]" || (sh.Bindings == 8) != o.Spans {
+			t.Errorf("%s: requires %v, %d bindings", name, sh.Requires, sh.Bindings)
+		}
+	}
+
+	small := h100
+	small.MaxSharedMemory = 32 << 10
+	noShuffle := h100
+	noShuffle.SubgroupShuffle = false
+	narrow := h100
+	narrow.MaxWorkgroupInvocations = 64
+	for _, tc := range []struct {
+		name string
+		caps gpu.Caps
+		a    Attn
+		T    int
+	}{
+		{"no coopmat", gpu.Caps{SubgroupSize: 32, SubgroupShuffle: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}, a, 64},
+		{"no shuffle", noShuffle, a, 64},
+		{"no subgroup size", gpu.Caps{CoopMat: true, SubgroupShuffle: true}, a, 64},
+		{"workgroup too large", narrow, a, 64},
+		{"32 KiB shared, D = 256", small, a, 64},
+		{"D = 72", h100, Attn{Heads: 4, KVHeads: 2, HeadDim: 72, Scale: 1, Slots: 64}, 64},
+		{"D = 0", h100, Attn{Heads: 4, KVHeads: 2, Scale: 1, Slots: 64}, 64},
+		{"heads 6 over 4", h100, Attn{Heads: 6, KVHeads: 4, HeadDim: 128, Scale: 1, Slots: 64}, 64},
+		{"no slots", h100, Attn{Heads: 8, KVHeads: 4, HeadDim: 128, Scale: 1}, 64},
+		{"no tokens", h100, a, 0},
+		{"too many blocks", h100, Attn{Heads: 32, KVHeads: 1, HeadDim: 128, Scale: 1, Slots: 64}, 70000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := AttentionCoopVk(tc.caps, tc.a, tc.T, AttnOpts{}); err == nil {
+				t.Fatal("lowered")
+			}
+			if tc.T > 0 && tc.T < 70000 && AttentionCoopSupported(tc.caps, tc.a) {
+				t.Fatal("reported as supported")
+			}
+		})
+	}
+	if !AttentionCoopSupported(small, Attn{Heads: 32, KVHeads: 16, HeadDim: 128, Scale: 1, Slots: 1024}) {
+		t.Error("D = 128 not supported in 32 KiB")
+	}
+}
+
+// BenchmarkAttentionCoop times prefill attention on cooperative matrices
+// beside the scalar flash kernel at the 4B model's shapes (8 query heads
+// over 4, D = 256; a first chunk and one after 512 cached tokens, global
+// and sliding) and the 27B model's (32 over 16, D = 128), in µs and in
+// TFLOP/s of the products the mask lets through.
+func BenchmarkAttentionCoop(b *testing.B) {
+	d := coopDevice(b)
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, s := range []struct {
+		name string
+		a    Attn
+		p0   int
+		T    int
+	}{
+		{"4b/global", Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 0.0625, Slots: 4096}, 0, 512},
+		{"4b/global", Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 0.0625, Slots: 4096}, 512, 512},
+		{"4b/sliding", Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 0.0625, Window: 1024, Slots: 1024}, 1536, 512},
+		{"27b/global", Attn{Heads: 32, KVHeads: 16, HeadDim: 128, Scale: 0.0884, Slots: 4096}, 0, 512},
+	} {
+		a, T := s.a, s.T
+		qw, kvw := a.Heads*a.HeadDim, a.KVHeads*a.HeadDim
+		bufs := []gpu.Buffer{
+			benchBuffers(b, d, 1, uint64(4*T*qw), vktest.F32Bytes(randVec(r, 4096)))[0],
+			benchBuffers(b, d, 1, uint64(4*T*kvw), vktest.F32Bytes(randVec(r, 4096)))[0],
+			benchBuffers(b, d, 1, uint64(4*T*kvw), vktest.F32Bytes(randVec(r, 4096)))[0],
+			benchBuffers(b, d, 1, uint64(2*a.Slots*kvw), f16Bytes(randVec(r, 4096)))[0],
+			benchBuffers(b, d, 1, uint64(2*a.Slots*kvw), f16Bytes(randVec(r, 4096)))[0],
+			benchBuffers(b, d, 1, 4, vktest.I32Bytes([]int32{int32(s.p0)}))[0],
+			benchBuffers(b, d, 1, uint64(4*T*qw), vktest.Poisoned(4))[0],
+		}
+		var keys float64
+		for t := 0; t < T; t++ {
+			lo, hi := a.KeyRange(s.p0 + t)
+			keys += float64(hi - lo)
+		}
+		flops := 4 * keys * float64(qw)
+		for _, k := range []struct {
+			name  string
+			lower func() (gpu.Dispatch, error)
+		}{
+			{"coop", func() (gpu.Dispatch, error) { return AttentionCoopVk(d.Caps(), a, T, AttnOpts{}) }},
+			{"flash", func() (gpu.Dispatch, error) { return AttentionVk(d.Caps(), a, T, AttnOpts{}) }},
+		} {
+			b.Run(fmt.Sprintf("%s/p0=%d/T=%d/kernel=%s", s.name, s.p0, T, k.name), func(b *testing.B) {
+				ds, err := k.lower()
+				if err != nil {
+					b.Skip(err)
+				}
+				bound, err := d.Bind(ds, bufs...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer bound.Close()
+				times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
+				b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+				b.ReportMetric(median(times)*1e6, "us/op")
+			})
+		}
+	}
+}
