@@ -8,8 +8,8 @@ import (
 
 // Blocking of prefill attention on cooperative matrices
 // (shaders/attention_coop.comp): a workgroup of 4 subgroups takes 32 query
-// rows of one kv head (two blocks of 16) and streams their keys in tiles of
-// 32.
+// rows of one kv head and streams their keys in tiles of 32; each subgroup
+// owns 16 rows (all their scores, and half of their output columns).
 const (
 	attnCoopRows      = 32 // BR
 	attnCoopKeys      = 32 // BC
@@ -17,11 +17,11 @@ const (
 )
 
 // attnCoopShared is the shared memory of attention_coop for head dim d, in
-// bytes: f16 queries [BR][D+8] and keys/values [BC][D+8], f32 scores
-// [BR][BC+4], f16 probabilities [BR][BC+8], and two f32 per row.
+// bytes: f16 keys and values [BC][D+8] each, and per subgroup f32 scores
+// [16][BC+4], f16 probabilities [16][BC+8] and two f32 per row.
 func attnCoopShared(d int) int {
-	br, bc := attnCoopRows, attnCoopKeys
-	return 2*br*(d+8) + 2*bc*(d+8) + 4*br*(bc+4) + 2*br*(bc+8) + 4*2*br
+	bc, ns := attnCoopKeys, attnCoopSubgroups
+	return 2*2*bc*(d+8) + ns*16*(4*(bc+4)+2*(bc+8)+4*2)
 }
 
 // attnCoopWG checks that the device and head geometry suit attention_coop
@@ -36,9 +36,9 @@ func attnCoopWG(c gpu.Caps, a Attn) (int, error) {
 		return 0, fmt.Errorf("kernels: attention on cooperative matrices: the device has no subgroup shuffles")
 	case a.HeadDim <= 0 || a.HeadDim%16 != 0:
 		return 0, fmt.Errorf("kernels: attention on cooperative matrices: head dim %d is not a positive multiple of 16", a.HeadDim)
-	// The softmax gives each of the BR rows wg/BR lanes of one subgroup,
-	// which must split BC keys evenly.
-	case sg < 8 || sg&(sg-1) != 0 || wg > attnCoopRows*attnCoopKeys:
+	// The softmax gives each of a subgroup's 16 rows sg/16 lanes, which
+	// must split BC keys evenly in groups of 4.
+	case sg < 16 || sg&(sg-1) != 0 || sg > 16*attnCoopKeys/4:
 		return 0, fmt.Errorf("kernels: attention on cooperative matrices: subgroup size %d", sg)
 	case c.MaxWorkgroupInvocations > 0 && wg > int(c.MaxWorkgroupInvocations):
 		return 0, fmt.Errorf("kernels: attention: a workgroup of %d subgroups of %d exceeds the device", attnCoopSubgroups, sg)
@@ -63,7 +63,8 @@ func AttentionCoopSupported(c gpu.Caps, a Attn) bool {
 // to its range) as they are staged, Q·Kᵀ and P·V are 16x16x16 f16 products
 // accumulated in f32, the probabilities P are rounded to f16 and the
 // softmax runs in f32. The device needs VK_KHR_cooperative_matrix and
-// subgroup shuffles; the head dim must be a multiple of 16.
+// subgroup shuffles and subgroups of 16 to 128 invocations; the head dim
+// must be a multiple of 16.
 //
 // Bindings (as AttentionVk): 0 q f32 [T, nH*D]; 1 k f32 [T, nKV*D]; 2 v f32
 // [T, nKV*D]; 3 ck, 4 cv caches [Slots, nKV*D]; 5 pos int32 [>= 1]; 6 out

@@ -104,13 +104,17 @@ func attnCoopRowIndex(r, grp, g, nH int) int {
 	return t*nH + g*grp + r - t*grp
 }
 
-// attnCoopModel computes what attention_coop computes, block by block and
-// tile by tile in the shader's order (f16 staging, masked scores, the
-// thresholded running max, f16 probabilities, f32 sums), without the
+// attnCoopModel computes what attention_coop computes, block by block,
+// subgroup row half by row half and tile by tile in the shader's order
+// (f16 staging, the per-row mask from jlo, jhi and the row's span, the
+// softmax split over tpr lanes per row with their shuffle-tree max and sum,
+// the thresholded running max, f16 probabilities, f32 sums), without the
 // matrix tiling; it also counts the rows rescaled. It checks the shader's
 // index math and its softmax without a device.
-func attnCoopModel(c attnCase, in attnInputs) (out []float32, rescales int) {
+func attnCoopModel(c attnCase, in attnInputs, tpr int) (out []float32, rescales int) {
 	const masked, thresh = float32(-3.0e38), 8
+	bc := attnCoopKeys
+	cpt := bc / tpr
 	a := c.attn()
 	D, grp, kvw, p0 := c.d, c.nH/c.nKV, c.nKV*c.d, c.p0
 	nrows := c.T * grp
@@ -123,24 +127,11 @@ func attnCoopModel(c attnCase, in attnInputs) (out []float32, rescales int) {
 	for g := 0; g < c.nKV; g++ {
 		for row0 := 0; row0 < nrows; row0 += attnCoopRows {
 			lo, hi := attnCoopKeyRange(c.T, grp, p0, c.window, row0, c.spans != nil)
-			allowed := func(r, j int) bool { // key_allowed
-				if r >= nrows || j >= hi {
-					return false
-				}
-				t := r / grp
-				p := p0 + t
-				if c.window != 0 && j+c.window <= p {
-					return false
-				}
-				if j <= p {
-					return true
-				}
-				return c.spans != nil && c.spans[t] != 0 && c.spans[j-p0] == c.spans[t]
-			}
+			keyEnd := hi
 			zero := make([]float32, D)
-			tile := func(j int, values bool) []float32 { // load_tile
+			tile := func(j int, values bool) []float32 { // kv_at
 				switch {
-				case j >= hi:
+				case j >= keyEnd:
 					return zero
 				case j >= p0 && values:
 					return v[(j-p0)*kvw+g*D:][:D]
@@ -151,50 +142,99 @@ func attnCoopModel(c attnCase, in attnInputs) (out []float32, rescales int) {
 				}
 				return ck[(j%c.slots)*kvw+g*D:][:D]
 			}
-			for r := row0; r < min(row0+attnCoopRows, nrows); r++ {
-				qr := q[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
-				m, l := masked, float32(0)
-				o := make([]float32, D)
-				for j0 := lo; j0 < hi; j0 += attnCoopKeys {
-					s := make([]float32, attnCoopKeys)
-					mx := masked
-					for jc := range s {
-						s[jc] = masked
-						if allowed(r, j0+jc) {
-							s[jc] = quant.DotF32(qr, tile(j0+jc, false))
+			for rb := 0; rb < attnCoopRows/16; rb++ {
+				for srow := 0; srow < 16; srow++ {
+					brow := 16*rb + srow
+					r := row0 + brow
+					rvalid := r < nrows
+					rp := p0 + r/grp
+					jlo := 0
+					if c.window != 0 && rp >= c.window {
+						jlo = rp + 1 - c.window
+					}
+					jhi := 0
+					if rvalid {
+						jhi = min(rp+1, keyEnd)
+					}
+					var rspan int32
+					if rvalid && c.spans != nil {
+						rspan = c.spans[r/grp]
+					}
+					allowed := func(j int) bool {
+						ok := j >= jlo && j < jhi
+						if rspan != 0 && j >= jhi && j < keyEnd {
+							ok = c.spans[j-p0] == rspan
 						}
-						mx = max(mx, s[jc])
+						return ok
 					}
-					alpha := float32(1)
-					if mx > m+thresh {
-						if m != masked {
-							alpha = float32(math.Exp(float64(m - mx)))
-							rescales++
+					var qr []float32
+					if rvalid {
+						qr = q[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
+					}
+					m, l := masked, float32(0)
+					o := make([]float32, D)
+					for j0 := lo; j0 < hi; j0 += bc {
+						s := make([]float32, bc)
+						mxl := make([]float32, tpr) // each lane's max
+						for i := range mxl {
+							mxl[i] = masked
 						}
-						m = mx
-					}
-					var sum float32
-					for d := range o {
-						o[d] *= alpha
-					}
-					for jc, sc := range s {
-						if sc == masked {
-							continue
+						for jc := range s {
+							s[jc] = masked
+							if allowed(j0 + jc) {
+								s[jc] = quant.DotF32(qr, tile(j0+jc, false))
+							}
+							mxl[jc/cpt] = max(mxl[jc/cpt], s[jc])
 						}
-						p := quant.F16ToF32(quant.F32ToF16(float32(math.Exp(float64(sc - m)))))
-						sum += p
-						quant.AddScaledF32(o, p, tile(j0+jc, true))
+						mx := shuffleTree(mxl, func(x, y float32) float32 { return max(x, y) })
+						alpha := float32(1)
+						if mx > m+thresh {
+							if m != masked {
+								alpha = float32(math.Exp(float64(m - mx)))
+								rescales++
+							}
+							m = mx
+						}
+						for d := range o {
+							o[d] *= alpha
+						}
+						suml := make([]float32, tpr)
+						for jc, sc := range s {
+							if sc == masked {
+								continue
+							}
+							p := quant.F16ToF32(quant.F32ToF16(float32(math.Exp(float64(sc - m)))))
+							suml[jc/cpt] += p
+							quant.AddScaledF32(o, p, tile(j0+jc, true))
+						}
+						l = l*alpha + shuffleTree(suml, func(x, y float32) float32 { return x + y })
 					}
-					l = l*alpha + sum
-				}
-				dst := out[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
-				for d := range dst {
-					dst[d] = o[d] / l
+					if !rvalid {
+						continue
+					}
+					dst := out[attnCoopRowIndex(r, grp, g, c.nH)*D:][:D]
+					for d := range dst {
+						dst[d] = o[d] / l
+					}
 				}
 			}
 		}
 	}
 	return out, rescales
+}
+
+// shuffleTree combines the values of n lanes (a power of 2) as the
+// shader's subgroupShuffleXor loop does and returns lane 0's result.
+func shuffleTree(x []float32, f func(a, b float32) float32) float32 {
+	x = append([]float32(nil), x...)
+	for s := 1; s < len(x); s <<= 1 {
+		y := make([]float32, len(x))
+		for i := range x {
+			y[i] = f(x[i], x[i^s])
+		}
+		x = y
+	}
+	return x[0]
 }
 
 // TestAttentionCoopModel checks the shader's algorithm, mirrored in Go,
@@ -204,14 +244,17 @@ func TestAttentionCoopModel(t *testing.T) {
 	for _, c := range attnCoopCases {
 		t.Run(c.String(), func(t *testing.T) {
 			in := c.inputs()
-			got, rescales := attnCoopModel(c, in)
-			testutil.CheckClose(t, "model", got, c.coopWant(in), attnCoopTol)
-			// And against the reference without f16 rounding, loosely.
-			testutil.CheckClose(t, "model against f32", got, c.want(in), 1e-2)
-			if c.scale == 1 && rescales == 0 {
-				t.Error("no row was rescaled")
+			// Subgroups of 32 (2 lanes per softmax row) and 16 (1).
+			for _, tpr := range []int{2, 1} {
+				got, rescales := attnCoopModel(c, in, tpr)
+				testutil.CheckClose(t, "model", got, c.coopWant(in), attnCoopTol)
+				// And against the reference without f16 rounding, loosely.
+				testutil.CheckClose(t, "model against f32", got, c.want(in), 1e-2)
+				if c.scale == 1 && rescales == 0 {
+					t.Error("no row was rescaled")
+				}
+				t.Logf("%d lanes per row: %d rescales", tpr, rescales)
 			}
-			t.Logf("%d rescales", rescales)
 		})
 	}
 }
@@ -259,10 +302,10 @@ func TestAttentionCoopVkLowering(t *testing.T) {
 	if !bytes.Equal(ds.Push, scalar.Push) {
 		t.Errorf("push %x, attention's %x", ds.Push, scalar.Push)
 	}
-	if got := attnCoopShared(256); got != 41216 || got > 48<<10 {
+	if got := attnCoopShared(256); got != 48640 || got > 48<<10 {
 		t.Errorf("D = 256: %d bytes of shared memory", got)
 	}
-	if got := attnCoopShared(128); got != 24832 {
+	if got := attnCoopShared(128); got != 32256 {
 		t.Errorf("D = 128: %d bytes of shared memory", got)
 	}
 	for _, o := range []AttnOpts{{}, {Spans: true}, {CacheF32: true}, {CacheF32: true, Spans: true}} {
@@ -281,6 +324,8 @@ func TestAttentionCoopVkLowering(t *testing.T) {
 	noShuffle.SubgroupShuffle = false
 	narrow := h100
 	narrow.MaxWorkgroupInvocations = 64
+	sg8 := h100
+	sg8.SubgroupSize = 8
 	for _, tc := range []struct {
 		name string
 		caps gpu.Caps
@@ -291,6 +336,7 @@ func TestAttentionCoopVkLowering(t *testing.T) {
 		{"no shuffle", noShuffle, a, 64},
 		{"no subgroup size", gpu.Caps{CoopMat: true, SubgroupShuffle: true}, a, 64},
 		{"workgroup too large", narrow, a, 64},
+		{"subgroup 8", sg8, a, 64},
 		{"32 KiB shared, D = 256", small, a, 64},
 		{"D = 72", h100, Attn{Heads: 4, KVHeads: 2, HeadDim: 72, Scale: 1, Slots: 64}, 64},
 		{"D = 0", h100, Attn{Heads: 4, KVHeads: 2, Scale: 1, Slots: 64}, 64},

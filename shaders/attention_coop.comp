@@ -20,27 +20,28 @@
 //   6 out f32 [T, nH*D]
 //   7 spans int32 [T]              readonly, SPANS only (0 = text)
 // Push: T, nH, nKV, Slots, Window, Scale, Splits (Splits unused).
-// Spec: 0 workgroup size WG = 4 subgroups (gl_NumSubgroups must be 4);
-// 1 D, a multiple of 16.
+// Spec: 0 workgroup size WG = 4 subgroups (gl_NumSubgroups must be 4, the
+// subgroup size at least 16); 1 D, a multiple of 16.
 // Mapping: group (x, y) = (row block, kv head g). The T*(nH/nKV) query rows
 // of kv head g, r = t*(nH/nKV) + (h - g*(nH/nKV)), are cut into blocks of
 // BR = 32; a block streams the keys [lo, hi) its rows may see (as
 // attention.comp) in tiles of BC = 32 keys. Subgroup sg has rb = sg & 1,
-// cb = sg >> 1: it owns the block rows [16rb, 16rb+16), computes the
-// 16 x 16 scores of those rows and the tile's keys [16cb, 16cb+16), and
-// accumulates the outputs of those rows in the 16-column blocks n of D with
-// n % 2 == cb (NACC f32 accumulators). The softmax gives each row TPR =
-// WG/BR consecutive invocations of one subgroup, CPT = BC/TPR keys each.
+// cb = sg >> 1: it owns the block rows [16rb, 16rb+16) and the 16-column
+// blocks n of D with n % 2 == cb of their outputs (NACC f32 accumulators).
+// It keeps its rows' queries as ND = D/16 f16 A fragments in registers and
+// computes the full 16 x BC scores of its rows itself (the two subgroups
+// of a row half compute the same scores), so the scores, the softmax and
+// the probabilities P stay private to the subgroup: they pass through its
+// own slices of ss and ps with subgroup barriers only. The softmax gives
+// each of the 16 rows TPR = gl_SubgroupSize/16 consecutive lanes, CPT =
+// BC/TPR keys each.
 //
-// Per tile (four barriers):
-//   load keys into kvs (f16)                 barrier
-//   S = Q·Kᵀ (Kᵀ: column-major load of kvs) into ss (f32)
-//                                            barrier
-//   softmax: mask, running max m and sum l per row, P = exp(s - m) into ps
-//   as f16, the row's rescale into row_a; load values into kvs
-//                                            barrier
-//   rescale the accumulators when a row's m moved; O += P·V
-//                                            barrier
+// Per tile (two workgroup barriers):
+//   load keys into ks and values into vs (f16)            barrier
+//   per subgroup: S = Q·Kᵀ (Kᵀ: column-major load of ks) into its ss slice;
+//   softmax: mask, running max m and sum l per row, P = exp(s - m) into its
+//   ps slice as f16; rescale the accumulators when a row's m moved;
+//   O += P·V                                              barrier
 // A row's reference max m moves only when the tile's max passes it by more
 // than THRESH, so P <= e^THRESH stays well inside f16 and the accumulators
 // (whose rows can only be scaled through shared memory) are rescaled only
@@ -49,10 +50,11 @@
 // attention.glsl. Rows past T*(nH/nKV) have zero queries and see no key;
 // they are not written. Keys past hi are staged as zeros and masked.
 //
-// Shared memory: qs 2·BR·(D+8) + kvs 2·BC·(D+8) + ss 4·BR·(BC+4)
-// + ps 2·BR·(BC+8) + 8·BR bytes: 41216 for D = 256, 24832 for D = 128
+// Shared memory: ks, vs 2·2·BC·(D+8) + ss 4·4·16·(BC+4) + ps 2·4·16·(BC+8)
+// + 2·4·4·16 bytes: 48640 for D = 256, 32256 for D = 128
 // (kernels.attnCoopShared). Row strides are multiples of 16 bytes, as
-// coopMatLoad/Store need. After the softmax, ss doubles as each subgroup's
+// coopMatLoad/Store need. The queries are staged once in ks before the
+// tiles; after a tile's softmax, a subgroup's ss slice doubles as its
 // 16 x 16 f32 staging tile (rescale, output).
 //! variant attention_coop_f16
 //! variant attention_coop_f16_spans SPANS
@@ -80,7 +82,7 @@ layout(binding = 3) readonly buffer CK { uvec2 ck2[]; }; // 4 halves
 layout(binding = 4) readonly buffer CV { uvec2 cv2[]; };
 #endif
 layout(binding = 5) readonly buffer Pos { int pos[]; };
-layout(binding = 6) writeonly buffer Out { float outp[]; };
+layout(binding = 6) writeonly buffer Out { vec4 out4[]; };
 #ifdef SPANS
 layout(binding = 7) readonly buffer Spans { int spans[]; };
 #endif
@@ -99,26 +101,26 @@ const uint WG = gl_WorkGroupSize.x;
 const uint NS = 4u;                 // subgroups
 const uint BR = 32u;                // rows per block
 const uint BC = 32u;                // keys per tile
-const uint SQ = D + 8u;             // f16 row stride of qs and kvs
-const uint SS = BC + 4u;            // f32 row stride of ss
-const uint SP = BC + 8u;            // f16 row stride of ps
+const uint SQ4 = (D + 8u) / 4u;     // f16vec4 row stride of ks and vs
+const uint SS = BC + 4u;            // f32 row stride of an ss slice
+const uint SP4 = (BC + 8u) / 4u;    // f16vec4 row stride of a ps slice
 const uint D4 = D / 4u;             // vec4 per head row
 const uint ND = D / 16u;            // 16-column blocks of D
 const uint NACC = (ND + 1u) / 2u;   // accumulators per subgroup
-const uint TPR = WG / BR;           // softmax invocations per row
-const uint CPT = BC / TPR;          // keys per softmax invocation
+const uint TPR = WG / (NS * 16u);   // softmax lanes per row (subgroup / 16)
+const uint CPT = BC / TPR;          // keys per softmax lane
 const float F16_MAX = 65504.0;
 const float THRESH = 8.0;           // e^8 ≈ 2981
 
 // Score of a key a row may not see (as attention.glsl).
 #define MASKED (-3.0e38)
 
-shared float16_t qs[BR * SQ];  // the block's queries times Scale
-shared float16_t kvs[BC * SQ]; // the tile's keys, then its values
-shared float ss[BR * SS];      // scores; then 16 x 16 staging per subgroup
-shared float16_t ps[BR * SP];  // probabilities
-shared float row_a[BR];        // the tile's rescale of each row (1: none)
-shared float row_l[BR];        // each row's final sum
+shared f16vec4 ks[BC * SQ4];        // the tile's keys (first the queries)
+shared f16vec4 vs[BC * SQ4];        // the tile's values
+shared float ss[NS * 16u * SS];     // per subgroup: scores, then staging
+shared f16vec4 ps[NS * 16u * SP4];  // per subgroup: probabilities
+shared float row_a[NS * 16u];       // the tile's rescale of each row (1: none)
+shared float row_l[NS * 16u];       // each row's final sum
 
 #define MAT_A coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MAT_B coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB>
@@ -128,29 +130,6 @@ uint p0;       // position of the chunk's first token
 uint grp;      // query heads per kv head
 uint row0;     // first block row
 uint nrows;    // rows of this kv head: T * grp
-uint key_end;  // one past the last key of this workgroup
-
-// key_allowed is attention.comp's: whether block row i sees key j.
-bool key_allowed(uint i, uint j) {
-    uint r = row0 + i;
-    if (r >= nrows || j >= key_end) {
-        return false;
-    }
-    uint t = r / grp;
-    uint p = p0 + t;
-    if (pc.window != 0 && j + pc.window <= p) {
-        return false;
-    }
-    if (j <= p) {
-        return true;
-    }
-#ifdef SPANS
-    int s = spans[t];
-    return s != 0 && spans[j - p0] == s; // j > p >= p0: a chunk token
-#else
-    return false;
-#endif
-}
 
 // row_index is the row t*nH + h of q and out of block row i, which must be
 // valid.
@@ -161,36 +140,25 @@ uint row_index(uint i, uint g) {
     return t * pc.nH + h;
 }
 
-// load_tile puts keys (or values) j0 .. j0+BC-1 of kv head g into kvs as
-// f16, zero from key_end on.
-void load_tile(uint j0, uint g, bool values) {
-    uint kv4 = pc.nKV * D4;
-    for (uint e = gl_LocalInvocationID.x; e < BC * D4; e += WG) {
-        uint c = e / D4;
-        uint w = e - c * D4;
-        uint j = j0 + c;
-        vec4 x = vec4(0.0);
-        if (j < key_end) {
-            if (j >= p0) {
-                uint at = (j - p0) * kv4 + g * D4 + w;
-                x = clamp(values ? v4[at] : k4[at], -F16_MAX, F16_MAX);
-            } else {
-                uint at = (j % pc.slots) * kv4 + g * D4 + w;
+// kv_at is vec4 w of key (or value) j of kv head g as f16, zero from
+// key_end on.
+f16vec4 kv_at(uint j, uint w, uint g, uint key_end, bool values) {
+    vec4 x = vec4(0.0);
+    if (j < key_end) {
+        if (j >= p0) {
+            uint at = (j - p0) * (pc.nKV * D4) + g * D4 + w;
+            x = clamp(values ? v4[at] : k4[at], -F16_MAX, F16_MAX);
+        } else {
+            uint at = (j % pc.slots) * (pc.nKV * D4) + g * D4 + w;
 #ifdef CACHE_F32
-                x = clamp(values ? cv4[at] : ck4[at], -F16_MAX, F16_MAX);
+            x = clamp(values ? cv4[at] : ck4[at], -F16_MAX, F16_MAX);
 #else
-                uvec2 h = values ? cv2[at] : ck2[at];
-                x = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+            uvec2 h = values ? cv2[at] : ck2[at];
+            x = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
 #endif
-            }
         }
-        f16vec4 h = f16vec4(x);
-        uint at = c * SQ + 4u * w;
-        kvs[at] = h.x;
-        kvs[at + 1u] = h.y;
-        kvs[at + 2u] = h.z;
-        kvs[at + 3u] = h.w;
     }
+    return f16vec4(x);
 }
 
 void main() {
@@ -204,7 +172,9 @@ void main() {
     uint lane = gl_SubgroupInvocationID;
     uint rb = sg & 1u;
     uint cb = sg >> 1u;
-    uint stage = sg * 256u; // this subgroup's staging tile in ss
+    uint sbase = sg * 16u * SS;   // this subgroup's slice of ss
+    uint pbase = sg * 16u * SP4;  // and of ps
+    uint abase = sg * 16u;        // and of row_a, row_l
 
     // Keys the block's rows may see (attention.comp).
     uint p_first = p0 + row0 / grp;
@@ -214,10 +184,10 @@ void main() {
 #ifdef SPANS
     hi = p0 + pc.T;
 #endif
-    key_end = hi;
+    uint key_end = hi;
 
-    // Queries, times Scale, as f16; zero rows past nrows. The first
-    // barrier of the tile loop orders these stores before their use.
+    // Queries, times Scale, as f16 in ks (BR == BC rows); zero rows past
+    // nrows. Each subgroup keeps its 16 rows as A fragments.
     for (uint e = gl_LocalInvocationID.x; e < BR * D4; e += WG) {
         uint i = e / D4;
         uint w = e - i * D4;
@@ -225,20 +195,34 @@ void main() {
         if (row0 + i < nrows) {
             x = clamp(q4[row_index(i, g) * D4 + w] * pc.scale, -F16_MAX, F16_MAX);
         }
-        f16vec4 h = f16vec4(x);
-        uint at = i * SQ + 4u * w;
-        qs[at] = h.x;
-        qs[at + 1u] = h.y;
-        qs[at + 2u] = h.z;
-        qs[at + 3u] = h.w;
+        ks[i * SQ4 + w] = f16vec4(x);
     }
+    barrier();
+    MAT_A qa[ND];
+    [[unroll]] for (uint d = 0u; d < ND; d++) {
+        coopMatLoad(qa[d], ks, 16u * rb * SQ4 + 4u * d, SQ4, gl_CooperativeMatrixLayoutRowMajor);
+    }
+    barrier();
 
-    // The softmax row of this invocation and its keys: TPR consecutive
-    // lanes of one subgroup per row. Its running max and sum stay in
-    // registers (each of the TPR lanes holds the same values).
-    uint u = sg * gl_SubgroupSize + lane;
-    uint srow = u / TPR;
-    uint sc0 = (u - srow * TPR) * CPT;
+    // The softmax row of this lane (of the subgroup's 16) and its keys:
+    // TPR consecutive lanes per row. The row's running max and sum stay in
+    // registers (each of the TPR lanes holds the same values). The row's
+    // mask (key_allowed of attention.comp): keys [jlo, p], and with SPANS
+    // the later chunk keys of its image span, all below key_end.
+    uint srow = lane / TPR;
+    uint sc0 = (lane - srow * TPR) * CPT;
+    uint brow = 16u * rb + srow; // block row
+    bool rvalid = row0 + brow < nrows;
+    uint rt = (row0 + brow) / grp;
+    uint rp = p0 + rt;
+    uint jlo = (pc.window != 0u && rp >= pc.window) ? rp + 1u - pc.window : 0u;
+    uint jhi = rvalid ? min(rp + 1u, key_end) : 0u; // one past the causal keys
+#ifdef SPANS
+    int rspan = 0;
+    if (rvalid) {
+        rspan = spans[rt];
+    }
+#endif
     float rm = MASKED; // reference max (MASKED: no key seen yet)
     float rl = 0.0;    // sum of exp(s - rm) over the keys seen
 
@@ -248,124 +232,147 @@ void main() {
     }
 
     for (uint j0 = lo; j0 < hi; j0 += BC) {
-        load_tile(j0, g, false);
-        barrier();
-
-        // S block (rb, cb) = Q rows 16rb.. · K rows 16cb..ᵀ.
-        if (sg < NS) {
-            ACC s = ACC(0.0);
-            [[unroll]] for (uint d0 = 0u; d0 < D; d0 += 16u) {
-                MAT_A a;
-                MAT_B b;
-                coopMatLoad(a, qs, 16u * rb * SQ + d0, SQ, gl_CooperativeMatrixLayoutRowMajor);
-                coopMatLoad(b, kvs, 16u * cb * SQ + d0, SQ, gl_CooperativeMatrixLayoutColumnMajor);
-                s = coopMatMulAdd(a, b, s);
-            }
-            coopMatStore(s, ss, 16u * rb * SS + 16u * cb, SS, gl_CooperativeMatrixLayoutRowMajor);
+        // Keys and values j0 .. j0+BC-1, zero from key_end on.
+        for (uint e = gl_LocalInvocationID.x; e < BC * D4; e += WG) {
+            uint c = e / D4;
+            uint w = e - c * D4;
+            f16vec4 kx = kv_at(j0 + c, w, g, key_end, false);
+            f16vec4 vx = kv_at(j0 + c, w, g, key_end, true);
+            ks[c * SQ4 + w] = kx;
+            vs[c * SQ4 + w] = vx;
         }
         barrier();
+
+        // The subgroup's scores: rows 16rb.. · keys 0..BCᵀ.
+        ACC s[BC / 16u];
+        [[unroll]] for (uint kb = 0u; kb < BC / 16u; kb++) {
+            s[kb] = ACC(0.0);
+        }
+        [[unroll]] for (uint d = 0u; d < ND; d++) {
+            [[unroll]] for (uint kb = 0u; kb < BC / 16u; kb++) {
+                MAT_B b;
+                coopMatLoad(b, ks, 16u * kb * SQ4 + 4u * d, SQ4, gl_CooperativeMatrixLayoutColumnMajor);
+                s[kb] = coopMatMulAdd(qa[d], b, s[kb]);
+            }
+        }
+        [[unroll]] for (uint kb = 0u; kb < BC / 16u; kb++) {
+            coopMatStore(s[kb], ss, sbase + 16u * kb, SS, gl_CooperativeMatrixLayoutRowMajor);
+        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
 
         // Online softmax of row srow over keys j0+sc0 .. j0+sc0+CPT-1.
-        if (srow < BR) {
-            float sv[CPT];
-            float mx = MASKED;
-            [[unroll]] for (uint c = 0u; c < CPT; c++) {
-                float s = MASKED;
-                if (key_allowed(srow, j0 + sc0 + c)) {
-                    s = ss[srow * SS + sc0 + c];
+        float sv[CPT];
+        float mx = MASKED;
+        [[unroll]] for (uint c = 0u; c < CPT; c++) {
+            uint j = j0 + sc0 + c;
+            bool ok = j >= jlo && j < jhi;
+#ifdef SPANS
+            // A later chunk token of the row's image span (j > p >= p0).
+            if (rspan != 0 && j >= jhi && j < key_end) {
+                ok = spans[j - p0] == rspan;
+            }
+#endif
+            float x = MASKED;
+            if (ok) {
+                x = ss[sbase + srow * SS + sc0 + c];
+            }
+            sv[c] = x;
+            mx = max(mx, x);
+        }
+        for (uint x = 1u; x < TPR; x <<= 1u) {
+            mx = max(mx, subgroupShuffleXor(mx, x));
+        }
+        float alpha = 1.0;
+        if (mx > rm + THRESH) {
+            // A larger reference; a row that saw no key yet has zero
+            // outputs and needs no rescale.
+            if (rm != MASKED) {
+                alpha = exp(rm - mx);
+            }
+            rm = mx;
+        }
+        float sum = 0.0;
+        [[unroll]] for (uint c = 0u; c < CPT; c += 4u) {
+            f16vec4 p = f16vec4(0.0);
+            [[unroll]] for (uint k = 0u; k < 4u; k++) {
+                if (sv[c + k] != MASKED) {
+                    p[k] = float16_t(exp(sv[c + k] - rm));
                 }
-                sv[c] = s;
-                mx = max(mx, s);
             }
-            for (uint x = 1u; x < TPR; x <<= 1u) {
-                mx = max(mx, subgroupShuffleXor(mx, x));
-            }
-            float alpha = 1.0;
-            if (mx > rm + THRESH) {
-                // A larger reference; a row that saw no key yet has zero
-                // outputs and needs no rescale.
-                if (rm != MASKED) {
-                    alpha = exp(rm - mx);
+            ps[pbase + srow * SP4 + (sc0 + c) / 4u] = p;
+            sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);
+        }
+        for (uint x = 1u; x < TPR; x <<= 1u) {
+            sum += subgroupShuffleXor(sum, x);
+        }
+        rl = rl * alpha + sum;
+        if (sc0 == 0u) {
+            row_a[abase + srow] = alpha;
+        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+
+        // Every lane reads the same 16 factors: the branch is uniform in
+        // the subgroup. The scores were read: the ss slice is free.
+        bool rescale = false;
+        for (uint i = 0u; i < 16u; i++) {
+            rescale = rescale || row_a[abase + i] != 1.0;
+        }
+        if (rescale) {
+            [[unroll]] for (uint j = 0u; j < NACC; j++) {
+                if (cb + 2u * j < ND) {
+                    coopMatStore(o[j], ss, sbase, 16u, gl_CooperativeMatrixLayoutRowMajor);
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
+                        ss[sbase + e] *= row_a[abase + e / 16u];
+                    }
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    coopMatLoad(o[j], ss, sbase, 16u, gl_CooperativeMatrixLayoutRowMajor);
+                    subgroupBarrier();
                 }
-                rm = mx;
-            }
-            float sum = 0.0;
-            [[unroll]] for (uint c = 0u; c < CPT; c++) {
-                float16_t p = float16_t(0.0);
-                if (sv[c] != MASKED) {
-                    p = float16_t(exp(sv[c] - rm));
-                }
-                ps[srow * SP + sc0 + c] = p;
-                sum += float(p);
-            }
-            for (uint x = 1u; x < TPR; x <<= 1u) {
-                sum += subgroupShuffleXor(sum, x);
-            }
-            rl = rl * alpha + sum;
-            if (sc0 == 0u) {
-                row_a[srow] = alpha;
             }
         }
-        load_tile(j0, g, true);
-        barrier();
-
-        if (sg < NS) {
-            // Every lane reads the same 16 factors: the branch is uniform
-            // in the subgroup.
-            bool rescale = false;
-            for (uint i = 0u; i < 16u; i++) {
-                rescale = rescale || row_a[16u * rb + i] != 1.0;
-            }
-            if (rescale) {
-                [[unroll]] for (uint j = 0u; j < NACC; j++) {
-                    if (cb + 2u * j < ND) {
-                        coopMatStore(o[j], ss, stage, 16u, gl_CooperativeMatrixLayoutRowMajor);
-                        subgroupBarrier();
-                        for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
-                            ss[stage + e] *= row_a[16u * rb + e / 16u];
-                        }
-                        subgroupBarrier();
-                        coopMatLoad(o[j], ss, stage, 16u, gl_CooperativeMatrixLayoutRowMajor);
-                        subgroupBarrier();
-                    }
-                }
-            }
-            [[unroll]] for (uint kc = 0u; kc < BC; kc += 16u) {
-                MAT_A a;
-                coopMatLoad(a, ps, 16u * rb * SP + kc, SP, gl_CooperativeMatrixLayoutRowMajor);
-                [[unroll]] for (uint j = 0u; j < NACC; j++) {
-                    uint n = cb + 2u * j;
-                    if (n < ND) {
-                        MAT_B b;
-                        coopMatLoad(b, kvs, kc * SQ + 16u * n, SQ, gl_CooperativeMatrixLayoutRowMajor);
-                        o[j] = coopMatMulAdd(a, b, o[j]);
-                    }
+        [[unroll]] for (uint kc = 0u; kc < BC / 16u; kc++) {
+            MAT_A a;
+            coopMatLoad(a, ps, pbase + 4u * kc, SP4, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < NACC; j++) {
+                uint n = cb + 2u * j;
+                if (n < ND) {
+                    MAT_B b;
+                    coopMatLoad(b, vs, 16u * kc * SQ4 + 4u * n, SQ4, gl_CooperativeMatrixLayoutRowMajor);
+                    o[j] = coopMatMulAdd(a, b, o[j]);
                 }
             }
         }
         barrier();
     }
 
-    if (srow < BR && sc0 == 0u) {
-        row_l[srow] = rl;
+    if (sc0 == 0u) {
+        row_l[abase + srow] = rl;
     }
-    barrier();
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
 
     // out = O / l through the staging tile; rows past nrows are dropped.
-    if (sg < NS) {
-        [[unroll]] for (uint j = 0u; j < NACC; j++) {
-            uint n = cb + 2u * j;
-            if (n < ND) {
-                coopMatStore(o[j], ss, stage, 16u, gl_CooperativeMatrixLayoutRowMajor);
-                subgroupBarrier();
-                for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
-                    uint i = 16u * rb + e / 16u;
-                    if (row0 + i < nrows) {
-                        outp[row_index(i, g) * D + 16u * n + e % 16u] = ss[stage + e] / row_l[i];
-                    }
+    [[unroll]] for (uint j = 0u; j < NACC; j++) {
+        uint n = cb + 2u * j;
+        if (n < ND) {
+            coopMatStore(o[j], ss, sbase, 16u, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint e = lane; e < 64u; e += gl_SubgroupSize) {
+                uint i = e / 4u;
+                uint c4 = e - 4u * i;
+                if (row0 + 16u * rb + i < nrows) {
+                    uint at = sbase + 16u * i + 4u * c4;
+                    vec4 x = vec4(ss[at], ss[at + 1u], ss[at + 2u], ss[at + 3u]);
+                    out4[row_index(16u * rb + i, g) * D4 + 4u * n + c4] = x / row_l[abase + i];
                 }
-                subgroupBarrier();
             }
+            subgroupBarrier();
         }
     }
 }
