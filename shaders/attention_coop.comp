@@ -37,7 +37,8 @@
 // BC/TPR keys each.
 //
 // Per tile (two workgroup barriers):
-//   load keys into ks and values into vs (f16)            barrier
+//   load keys into ks and values into vs (f16), LB keys and LB values of
+//   each invocation in flight at once                     barrier
 //   per subgroup: S = Q·Kᵀ (Kᵀ: column-major load of ks) into its ss slice;
 //   softmax: mask, running max m and sum l per row, P = exp(s - m) into its
 //   ps slice as f16; rescale the accumulators when a row's m moved;
@@ -161,6 +162,41 @@ f16vec4 kv_at(uint j, uint w, uint g, uint key_end, bool values) {
     return f16vec4(x);
 }
 
+// A thread's share of a tile, vec4 e = lid + i*WG for i < LT, is loaded
+// in batches of LB: LB keys and LB values are in flight at once (the
+// loads of a batch are issued before its stores to shared memory) instead
+// of one dependent round trip per vec4.
+const uint LT = (BC * D4 + WG - 1u) / WG;
+const uint LB = 4u;
+
+// stage_tile puts keys and values j0 .. j0+BC-1 of kv head g into ks and
+// vs as f16, zero from key_end on.
+void stage_tile(uint j0, uint g, uint key_end) {
+    uint lid = gl_LocalInvocationID.x;
+    [[unroll]] for (uint i0 = 0u; i0 < LT; i0 += LB) {
+        f16vec4 kr[LB];
+        f16vec4 vr[LB];
+        [[unroll]] for (uint i = 0u; i < LB; i++) {
+            // Past the tile (e >= BC*D4) the key is a later one or zero:
+            // the load stays in bounds and is not stored.
+            uint e = lid + (i0 + i) * WG;
+            uint c = e / D4;
+            uint w = e - c * D4;
+            kr[i] = kv_at(j0 + c, w, g, key_end, false);
+            vr[i] = kv_at(j0 + c, w, g, key_end, true);
+        }
+        [[unroll]] for (uint i = 0u; i < LB; i++) {
+            uint e = lid + (i0 + i) * WG;
+            if (e < BC * D4) {
+                uint c = e / D4;
+                uint at = c * SQ4 + (e - c * D4);
+                ks[at] = kr[i];
+                vs[at] = vr[i];
+            }
+        }
+    }
+}
+
 void main() {
     uint g = gl_WorkGroupID.y;
     p0 = uint(pos[0]);
@@ -188,14 +224,25 @@ void main() {
 
     // Queries, times Scale, as f16 in ks (BR == BC rows); zero rows past
     // nrows. Each subgroup keeps its 16 rows as A fragments.
-    for (uint e = gl_LocalInvocationID.x; e < BR * D4; e += WG) {
-        uint i = e / D4;
-        uint w = e - i * D4;
-        vec4 x = vec4(0.0);
-        if (row0 + i < nrows) {
-            x = clamp(q4[row_index(i, g) * D4 + w] * pc.scale, -F16_MAX, F16_MAX);
+    // In batches of 2*LB loads, as stage_tile.
+    [[unroll]] for (uint i0 = 0u; i0 < LT; i0 += 2u * LB) {
+        f16vec4 qr[2u * LB];
+        [[unroll]] for (uint k = 0u; k < 2u * LB; k++) {
+            uint e = gl_LocalInvocationID.x + (i0 + k) * WG;
+            uint i = e / D4;
+            vec4 x = vec4(0.0);
+            if (e < BR * D4 && row0 + i < nrows) {
+                x = clamp(q4[row_index(i, g) * D4 + e - i * D4] * pc.scale, -F16_MAX, F16_MAX);
+            }
+            qr[k] = f16vec4(x);
         }
-        ks[i * SQ4 + w] = f16vec4(x);
+        [[unroll]] for (uint k = 0u; k < 2u * LB; k++) {
+            uint e = gl_LocalInvocationID.x + (i0 + k) * WG;
+            if (e < BR * D4) {
+                uint i = e / D4;
+                ks[i * SQ4 + e - i * D4] = qr[k];
+            }
+        }
     }
     barrier();
     MAT_A qa[ND];
@@ -232,15 +279,7 @@ void main() {
     }
 
     for (uint j0 = lo; j0 < hi; j0 += BC) {
-        // Keys and values j0 .. j0+BC-1, zero from key_end on.
-        for (uint e = gl_LocalInvocationID.x; e < BC * D4; e += WG) {
-            uint c = e / D4;
-            uint w = e - c * D4;
-            f16vec4 kx = kv_at(j0 + c, w, g, key_end, false);
-            f16vec4 vx = kv_at(j0 + c, w, g, key_end, true);
-            ks[c * SQ4 + w] = kx;
-            vs[c * SQ4 + w] = vx;
-        }
+        stage_tile(j0, g, key_end);
         barrier();
 
         // The subgroup's scores: rows 16rb.. · keys 0..BCᵀ.
