@@ -37,8 +37,9 @@
 // BC/TPR keys each.
 //
 // Per tile (two workgroup barriers):
-//   load keys into ks and values into vs (f16), LB keys and LB values of
-//   each invocation in flight at once                     barrier
+//   store the tile's prefetched keys and values into ks and vs (f16), load
+//   and store the rest                                    barrier
+//   load the first keys and values of the next tile into registers
 //   per subgroup: S = Q·Kᵀ (Kᵀ: column-major load of ks) into its ss slice;
 //   softmax: mask, running max m and sum l per row, P = exp(s - m) into its
 //   ps slice as f16; rescale the accumulators when a row's m moved;
@@ -162,37 +163,46 @@ f16vec4 kv_at(uint j, uint w, uint g, uint key_end, bool values) {
     return f16vec4(x);
 }
 
-// A thread's share of a tile, vec4 e = lid + i*WG for i < LT, is loaded
-// in batches of LB: LB keys and LB values are in flight at once (the
-// loads of a batch are issued before its stores to shared memory) instead
-// of one dependent round trip per vec4.
+// A thread's share of a tile is vec4 e = lid + i*WG, i < LT, of its keys
+// and of its values. The first NPF (all of them for D <= 128) of the next
+// tile are loaded into registers before the current tile's products and
+// stored after them; the rest are loaded at the start of the tile in
+// batches of LB keys and LB values in flight at once.
 const uint LT = (BC * D4 + WG - 1u) / WG;
+const uint NPF = LT < 8u ? LT : 8u;
 const uint LB = 4u;
 
-// stage_tile puts keys and values j0 .. j0+BC-1 of kv head g into ks and
-// vs as f16, zero from key_end on.
-void stage_tile(uint j0, uint g, uint key_end) {
-    uint lid = gl_LocalInvocationID.x;
-    [[unroll]] for (uint i0 = 0u; i0 < LT; i0 += LB) {
+// kv_entry is entry i of this thread's share of the tile at j0 (keys or
+// values); past the tile (e >= BC*D4) it is a later key or zero: the load
+// stays in bounds and is not stored.
+f16vec4 kv_entry(uint i, uint j0, uint g, uint key_end, bool values) {
+    uint e = gl_LocalInvocationID.x + i * WG;
+    uint c = e / D4;
+    return kv_at(j0 + c, e - c * D4, g, key_end, values);
+}
+
+// put_entry stores entry i of the thread's share into ks and vs.
+void put_entry(uint i, f16vec4 k, f16vec4 v) {
+    uint e = gl_LocalInvocationID.x + i * WG;
+    if (e < BC * D4) {
+        uint c = e / D4;
+        uint at = c * SQ4 + (e - c * D4);
+        ks[at] = k;
+        vs[at] = v;
+    }
+}
+
+// stage_rest puts entries NPF .. LT-1 of the tile at j0 into ks and vs.
+void stage_rest(uint j0, uint g, uint key_end) {
+    [[unroll]] for (uint i0 = NPF; i0 < LT; i0 += LB) {
         f16vec4 kr[LB];
         f16vec4 vr[LB];
         [[unroll]] for (uint i = 0u; i < LB; i++) {
-            // Past the tile (e >= BC*D4) the key is a later one or zero:
-            // the load stays in bounds and is not stored.
-            uint e = lid + (i0 + i) * WG;
-            uint c = e / D4;
-            uint w = e - c * D4;
-            kr[i] = kv_at(j0 + c, w, g, key_end, false);
-            vr[i] = kv_at(j0 + c, w, g, key_end, true);
+            kr[i] = kv_entry(i0 + i, j0, g, key_end, false);
+            vr[i] = kv_entry(i0 + i, j0, g, key_end, true);
         }
         [[unroll]] for (uint i = 0u; i < LB; i++) {
-            uint e = lid + (i0 + i) * WG;
-            if (e < BC * D4) {
-                uint c = e / D4;
-                uint at = c * SQ4 + (e - c * D4);
-                ks[at] = kr[i];
-                vs[at] = vr[i];
-            }
+            put_entry(i0 + i, kr[i], vr[i]);
         }
     }
 }
@@ -223,8 +233,8 @@ void main() {
     uint key_end = hi;
 
     // Queries, times Scale, as f16 in ks (BR == BC rows); zero rows past
-    // nrows. Each subgroup keeps its 16 rows as A fragments.
-    // In batches of 2*LB loads, as stage_tile.
+    // nrows, loaded in batches of 2*LB. Each subgroup keeps its 16 rows as
+    // A fragments.
     [[unroll]] for (uint i0 = 0u; i0 < LT; i0 += 2u * LB) {
         f16vec4 qr[2u * LB];
         [[unroll]] for (uint k = 0u; k < 2u * LB; k++) {
@@ -278,9 +288,27 @@ void main() {
         o[j] = ACC(0.0);
     }
 
+    f16vec4 kpf[NPF];
+    f16vec4 vpf[NPF];
+    [[unroll]] for (uint i = 0u; i < NPF; i++) {
+        kpf[i] = kv_entry(i, lo, g, key_end, false);
+        vpf[i] = kv_entry(i, lo, g, key_end, true);
+    }
+
     for (uint j0 = lo; j0 < hi; j0 += BC) {
-        stage_tile(j0, g, key_end);
+        [[unroll]] for (uint i = 0u; i < NPF; i++) {
+            put_entry(i, kpf[i], vpf[i]);
+        }
+        stage_rest(j0, g, key_end);
         barrier();
+        // The next tile's first entries wait in registers during the
+        // products.
+        if (j0 + BC < hi) {
+            [[unroll]] for (uint i = 0u; i < NPF; i++) {
+                kpf[i] = kv_entry(i, j0 + BC, g, key_end, false);
+                vpf[i] = kv_entry(i, j0 + BC, g, key_end, true);
+            }
+        }
 
         // The subgroup's scores: rows 16rb.. · keys 0..BCᵀ.
         ACC s[BC / 16u];
