@@ -172,22 +172,49 @@ func AttentionSplitScratch(a Attn, T, splits int) int {
 // AttentionSplitScratch(a, T, splits) bytes, then a combine pass merges
 // them. Record a barrier between the two dispatches.
 //
-// Pass 1 (attention_split_f16[_spans] / attention_split_f32[_spans]):
-// bindings as AttentionVk, with binding 6 the scratch f32
-// [T*nH, splits, D+2] instead of out; push T, Heads, KVHeads, Slots,
-// Window, Scale, splits; spec workgroup size, D, BR, BC.
+// Pass 1: for one token without spans (a decode step), attention_decode_f16
+// / attention_decode_f32 when the device and shape suit it (see
+// attnDecodeDispatch: subgroup arithmetic, D a multiple of 8 with f16
+// caches or of 4 with f32 ones, few enough query heads per kv head); else
+// attention_split_f16[_spans] / attention_split_f32[_spans]. Either way:
+// bindings as AttentionVk, with binding 6 the scratch f32 [T*nH, splits,
+// D+2] instead of out; push T, Heads, KVHeads, Slots, Window, Scale,
+// splits; the same keys per split. Spec: workgroup size, D, BR, BC for
+// attention_split; workgroup size, D, G, NU, BC, KB, NS for
+// attention_decode (shaders/attention_decode.comp).
 // Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
 // push T*nH, splits (at most 256), D; spec workgroup size.
 func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
+	return attentionSplitVk(c, a, T, splits, o, splitPass1{})
+}
+
+// splitPass1 chooses pass 1 of split-K attention, for benchmarks and tests.
+type splitPass1 struct {
+	generic bool         // attention_split even where attention_decode would serve
+	layout  decodeLayout // attention_decode's layout; zero fields: the defaults
+}
+
+// attentionSplitVk is AttentionSplitVk with pass 1 as p chooses.
+func attentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts, p splitPass1) ([]gpu.Dispatch, error) {
 	if splits < 1 {
 		return nil, fmt.Errorf("kernels: attention: %d splits", splits)
 	}
-	pass1, err := attnDispatch(c, a, T, splits, "attention_split"+o.suffix())
-	if err != nil {
-		return nil, err
-	}
 	if splits > combineMaxSplits {
 		return nil, fmt.Errorf("kernels: attention: %d splits, the combine pass takes at most %d", splits, combineMaxSplits)
+	}
+	var pass1 gpu.Dispatch
+	ok := false
+	if !p.generic && T == 1 && !o.Spans {
+		var err error
+		if pass1, ok, err = attnDecodeDispatch(c, a, splits, o.CacheF32, p.layout); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		var err error
+		if pass1, err = attnDispatch(c, a, T, splits, "attention_split"+o.suffix()); err != nil {
+			return nil, err
+		}
 	}
 	// The combine pass: a workgroup per row and slice of 64 values.
 	rows := T * a.Heads
@@ -201,6 +228,98 @@ func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Disp
 		Groups: groups,
 	}
 	return []gpu.Dispatch{pass1, pass2}, nil
+}
+
+// Layout limits of attention_decode.
+const (
+	decodeSubgroups = 4   // subgroups per workgroup
+	decodeMaxQ      = 128 // most query floats a lane holds in registers (G·NU·UW)
+	decodeLoadWords = 64  // about the words of keys and values a lane loads per step
+	decodeMaxKB     = 16  // most keys a subgroup loads per step
+)
+
+// decodeLayout sets attention_decode's subgroups per workgroup and keys per
+// step (KB); zero means the default.
+type decodeLayout struct{ subgroups, kb int }
+
+// attnDecodeDispatch lowers pass 1 of split-K attention for one token with
+// attention_decode (see the shader's header), or returns ok false where it
+// does not suit: no subgroup arithmetic, a head dim that is not a multiple
+// of the 16-byte unit (8 halves, or 4 floats with f32 caches), more query
+// rows per kv head than a lane's registers should hold (decodeMaxQ), or
+// shared memory too small for one subgroup's record per row.
+//
+// Layout (l overrides the defaults): workgroups of decodeSubgroups
+// subgroups of the device's size S, fewer where shared memory is short;
+// group (0, g, z) = (kv head, split). A lane holds NU = ceil(D/UW / Smin)
+// units of each of the G = nH/nKV query rows (Smin the least subgroup size
+// the device may pick, so that any size covers the row), and a step loads
+// KB keys per subgroup: about decodeLoadWords words of keys and values per
+// lane, at most decodeMaxKB (KB = 8 for f16 and D = 256 on subgroups of
+// 32; at 16 the keys and values alone would take 128 registers). The key
+// range is cut with attention.comp's BC for T = 1 (attnTiles), so that the
+// splits match it.
+func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout) (gpu.Dispatch, bool, error) {
+	if err := checkAttn(a, 1); err != nil {
+		return gpu.Dispatch{}, false, err
+	}
+	uw := 8
+	if f32 {
+		uw = 4
+	}
+	sg := int(c.SubgroupSize)
+	minSG := int(c.MinSubgroupSize)
+	if minSG == 0 || minSG > sg {
+		minSG = sg
+	}
+	grp := a.Heads / a.KVHeads
+	if !c.SubgroupArithmetic || sg == 0 || a.HeadDim <= 0 || a.HeadDim%uw != 0 {
+		return gpu.Dispatch{}, false, nil
+	}
+	nu := (a.HeadDim/uw + minSG - 1) / minSG
+	if grp*nu*uw > decodeMaxQ {
+		return gpu.Dispatch{}, false, nil
+	}
+	// Subgroups: as many as the device's workgroup limit and shared memory
+	// allow (a record of D+2 floats per row per subgroup), up to
+	// decodeSubgroups.
+	nsub := decodeSubgroups
+	if l.subgroups > 0 {
+		nsub = l.subgroups
+	}
+	if lim := int(c.MaxWorkgroupInvocations); lim > 0 {
+		nsub = min(nsub, lim/sg)
+	}
+	maxSubs := func(n int) int { return (n*sg + minSG - 1) / minSG }
+	for nsub > 0 && maxSubs(nsub)*grp*(a.HeadDim+2)*4 > sharedBudget(c) {
+		nsub--
+	}
+	if nsub == 0 {
+		return gpu.Dispatch{}, false, nil
+	}
+	kb := min(max(decodeLoadWords/(8*nu), 1), decodeMaxKB)
+	if l.kb > 0 {
+		kb = l.kb
+	}
+	_, bc, err := attnTiles(c, a.HeadDim, grp)
+	if err != nil {
+		return gpu.Dispatch{}, false, err
+	}
+	if a.KVHeads > maxGroups || splits > maxGroups {
+		return gpu.Dispatch{}, false, fmt.Errorf("kernels: attention: 1×%d×%d workgroups", a.KVHeads, splits)
+	}
+	shader := "attention_decode_f16"
+	if f32 {
+		shader = "attention_decode_f32"
+	}
+	return gpu.Dispatch{
+		Shader: shader,
+		Spec: []uint32{uint32(nsub * sg), uint32(a.HeadDim), uint32(grp), uint32(nu), uint32(bc),
+			uint32(kb), uint32(maxSubs(nsub))},
+		Push: gpu.Push(1, uint32(a.Heads), uint32(a.KVHeads), uint32(a.Slots), uint32(a.Window),
+			gpu.F32(a.Scale), uint32(splits)),
+		Groups: [3]uint32{1, uint32(a.KVHeads), uint32(splits)},
+	}, true, nil
 }
 
 // AttentionFullVk lowers AttentionFull: n tokens of heads heads of dim

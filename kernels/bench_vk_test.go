@@ -359,3 +359,121 @@ func BenchmarkMatMulCoop(b *testing.B) {
 		}
 	}
 }
+
+// decodeBench is the data of a decode-step attention benchmark: copies of
+// the f16 caches totalling more than rotateBytes, and one token's q, k, v,
+// pos (p0 = keys-1), scratch (room for 64 splits) and out.
+type decodeBench struct {
+	a            Attn
+	ck, cv       []gpu.Buffer
+	q, k, v, pos gpu.Buffer
+	scratch, out gpu.Buffer
+}
+
+func newDecodeBench(b *testing.B, d *gpu.Device, a Attn, keys int) *decodeBench {
+	b.Helper()
+	r := rand.New(rand.NewPCG(uint64(keys), 9))
+	kvw, qw := a.KVHeads*a.HeadDim, a.Heads*a.HeadDim
+	cache := uint64(2 * a.Slots * kvw)
+	copies := int(max(2, rotateBytes/(2*cache)))
+	pat := f16Bytes(randVec(r, 4096))
+	s := &decodeBench{a: a}
+	s.ck = benchBuffers(b, d, copies, cache, pat)
+	s.cv = benchBuffers(b, d, copies, cache, pat[2:])
+	s.q = benchBuffers(b, d, 1, uint64(4*qw), vktest.F32Bytes(randVec(r, qw)))[0]
+	s.k = benchBuffers(b, d, 1, uint64(4*kvw), vktest.F32Bytes(randVec(r, kvw)))[0]
+	s.v = benchBuffers(b, d, 1, uint64(4*kvw), vktest.F32Bytes(randVec(r, kvw)))[0]
+	s.pos = benchBuffers(b, d, 1, 4, vktest.I32Bytes([]int32{int32(keys - 1)}))[0]
+	s.scratch = benchBuffers(b, d, 1, uint64(AttentionSplitScratch(a, 1, 64)), vktest.Poisoned(4))[0]
+	s.out = benchBuffers(b, d, 1, uint64(4*qw), vktest.Poisoned(4))[0]
+	return s
+}
+
+// measure times both passes of split-K attention (pass 1 as p chooses, a
+// barrier, the combine) over the cache copies in turn, and reports µs per
+// step (the two dispatches and their barriers).
+func (s *decodeBench) measure(b *testing.B, d *gpu.Device, splits int, p splitPass1) {
+	b.Helper()
+	if splits > 64 {
+		b.Fatalf("%d splits", splits)
+	}
+	ds, err := attentionSplitVk(d.Caps(), s.a, 1, splits, AttnOpts{}, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(s.ck)
+	pass1 := make([]*gpu.Bound, n)
+	for i := range pass1 {
+		if pass1[i], err = d.Bind(ds[0], s.q, s.k, s.v, s.ck[i], s.cv[i], s.pos, s.scratch); err != nil {
+			b.Fatal(err)
+		}
+		defer pass1[i].Close()
+	}
+	pass2, err := d.Bind(ds[1], s.scratch, s.out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pass2.Close()
+	times := gpuTimes(b, d, 2*4*n, func(i int) *gpu.Bound {
+		if i%2 == 1 {
+			return pass2
+		}
+		return pass1[(i/2)%n]
+	})
+	b.ReportMetric(2*median(times)*1e6, "us/op")
+}
+
+// decodeBenchAttn is the 4B model's attention (8 query heads, 4 kv heads of
+// 256 dims) on a global layer of max(4096, keys) slots, so that every key
+// has its own slot.
+func decodeBenchAttn(keys int) Attn {
+	return Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1.0 / 16, Slots: max(4096, keys)}
+}
+
+// BenchmarkAttentionDecode times a decode step's split-K attention (both
+// passes) at the 4B model's shape over f16 caches, with attention_decode
+// and with attention_split as pass 1, for the splits AttentionSplits gives
+// for the keys seen and for the whole cache (as the graph recorder asks,
+// recording once for every step).
+func BenchmarkAttentionDecode(b *testing.B) {
+	d := vktest.Device(b)
+	for _, keys := range []int{64, 512, 8192} {
+		a := decodeBenchAttn(keys)
+		set := newDecodeBench(b, d, a, keys)
+		seen := map[int]bool{}
+		for _, splits := range []int{AttentionSplits(d.Caps(), a, 1, keys), AttentionSplits(d.Caps(), a, 1, a.Slots+1)} {
+			if seen[splits] {
+				continue
+			}
+			seen[splits] = true
+			for _, generic := range []bool{false, true} {
+				pass1 := "decode"
+				if generic {
+					pass1 = "split"
+				}
+				b.Run(fmt.Sprintf("keys=%d/splits=%d/pass1=%s", keys, splits, pass1), func(b *testing.B) {
+					set.measure(b, d, splits, splitPass1{generic: generic})
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkAttentionDecodeLayouts sweeps attention_decode's subgroups per
+// workgroup and keys per step at BenchmarkAttentionDecode's shape (splits
+// for the whole cache), to choose the defaults.
+func BenchmarkAttentionDecodeLayouts(b *testing.B) {
+	d := vktest.Device(b)
+	for _, keys := range []int{512, 8192} {
+		a := decodeBenchAttn(keys)
+		set := newDecodeBench(b, d, a, keys)
+		splits := AttentionSplits(d.Caps(), a, 1, a.Slots+1)
+		for _, sgs := range []int{1, 2, 4, 8} {
+			for _, kb := range []int{2, 4, 8, 16} {
+				b.Run(fmt.Sprintf("keys=%d/splits=%d/sg=%d/kb=%d", keys, splits, sgs, kb), func(b *testing.B) {
+					set.measure(b, d, splits, splitPass1{layout: decodeLayout{subgroups: sgs, kb: kb}})
+				})
+			}
+		}
+	}
+}

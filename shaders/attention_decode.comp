@@ -1,0 +1,337 @@
+#version 450
+// First pass of split-K attention for one query token (a decode step, T = 1):
+// the same result as attention.comp with SPLIT and T = 1, laid out so that
+// each dependency chain is short. For the token at p = p0 = pos[0], kv head
+// g, query rows h = g*G + r (r < G = nH/nKV) and split z it writes
+//
+//   m = max_j s_j,  l = Σ_j exp(s_j - m),  o = Σ_j exp(s_j - m) · v[j,g]
+//   s_j = Scale · q[h]·k[j,g]
+//
+// over the split's keys j, to the scratch record of row h and split z
+// (attention_combine.comp merges them). Key p0 comes from k, v (the
+// chunk's only row); older ones from the caches, row j % Slots.
+//
+// Bindings (as attention.comp's SPLIT variants, no spans):
+//   0 q   f32 [1, nH*D]            readonly
+//   1 k   f32 [1, nKV*D]           readonly
+//   2 v   f32 [1, nKV*D]           readonly
+//   3 ck  cache [Slots, nKV*D]     readonly: f16 pairs packed in uint words
+//                                  (low half first), or f32 with CACHE_F32
+//   4 cv  cache [Slots, nKV*D]     readonly, as ck
+//   5 pos int32 [>= 1]             readonly: pos[0] = p0
+//   6 scratch f32 [nH, Splits, D+2]: per (row h, split s) the max m, the
+//         sum l and the unnormalized accumulator o[D]
+// Push: T (must be 1), nH, nKV, Slots, Window, Scale, Splits.
+// Spec: 0 workgroup size WG (subgroups of the device's size); 1 D (a
+//   multiple of UW); 2 G = nH/nKV; 3 NU, units a lane holds per row (so
+//   that NU * gl_SubgroupSize >= D/UW); 4 BC, the tile the key range is cut
+//   in (attention.comp's BC, so that the splits are the same); 5 KB, keys a
+//   subgroup loads at once; 6 NS, the most subgroups a workgroup can have.
+//
+// Keys: the token sees [lo, hi) = [max(0, p0+1-Window) (0 without window),
+// p0+1), every key of it allowed; split z takes, as attention.comp,
+// [lo + z·per, lo + (z+1)·per) ∩ [lo, hi) with per = ceil((hi-lo)/Splits)
+// rounded up to BC. A split past the keys writes m = MASKED, l = 0, o = 0
+// and does nothing else.
+//
+// Mapping: group (0, g, z). A unit is UW consecutive dims of a row (16
+// bytes of the cache: 8 halves, or 4 floats with CACHE_F32); lane l of a
+// subgroup owns units l, l + S, …, l + (NU-1)·S (S = gl_SubgroupSize) of
+// every row, and holds its slices of the G query rows (times Scale) and of
+// the G accumulators in registers. Subgroup s of n takes the split's keys
+// lo + s, lo + s + n, …: per step it loads the units of KB keys and values
+// at once (independent loads), forms each lane's partial dot per (key,
+// row), subgroupAdd gives the scores, and an online softmax folds them into
+// the subgroup's running max, sum and accumulators (no shared memory, no
+// barrier). Key p0 (f32) belongs to the subgroup the interleaving gives it,
+// which loads its units with its first step's and folds it after its last.
+// Finally each subgroup puts (m, l, o[D]) per row in shared memory, one
+// barrier, and invocations over (row, 4-dim slice) merge the subgroups'
+// records and write the scratch. Subgroup operations only ever run under
+// subgroup-uniform conditions.
+// Shared memory: 4·NS·G·(D+2) bytes.
+//! variant attention_decode_f16
+//! variant attention_decode_f32 CACHE_F32
+//! requires subgroup
+#extension GL_EXT_control_flow_attributes : enable
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint D = 256;
+layout(constant_id = 2) const uint G = 2;
+layout(constant_id = 3) const uint NU = 1;
+layout(constant_id = 4) const uint BC = 16;
+layout(constant_id = 5) const uint KB = 8;
+layout(constant_id = 6) const uint NS = 4;
+
+#ifdef CACHE_F32
+#define RAW vec4 // a unit as loaded from the cache
+#define UV 1u    // vec4s per unit
+#else
+#define RAW uvec4
+#define UV 2u
+#endif
+const uint UW = 4u * UV; // dims per unit
+const uint U = D / UW;   // units per row
+const uint NV = NU * UV; // vec4s a lane holds per row
+const uint D4 = D / 4u;
+
+// Score of nothing seen (as attention.glsl): finite, so that no infinity
+// reaches exp.
+#define MASKED (-3.0e38)
+
+layout(binding = 0) readonly buffer Q { vec4 q4[]; };
+layout(binding = 1) readonly buffer K { vec4 k4[]; };
+layout(binding = 2) readonly buffer V { vec4 v4[]; };
+layout(binding = 3) readonly buffer CK { RAW ck4[]; };
+layout(binding = 4) readonly buffer CV { RAW cv4[]; };
+layout(binding = 5) readonly buffer Pos { int pos[]; };
+layout(binding = 6) writeonly buffer Out { float outp[]; };
+
+layout(push_constant) uniform Push {
+    uint T;
+    uint nH;
+    uint nKV;
+    uint slots;
+    uint window;
+    float scale;
+    uint splits;
+} pc;
+
+shared float sh_m[NS * G];   // per (subgroup, row): running max
+shared float sh_l[NS * G];   // running sum
+shared vec4 sh_o[NS * G * D4]; // accumulator
+
+// Per invocation. Index (r*NU + i)*UV + c: row r, the lane's i-th unit,
+// its c-th vec4.
+vec4 qr[G * NV];  // query slices, times Scale
+vec4 acc[G * NV]; // unnormalized output slices
+// Subgroup-uniform per row.
+float row_m[G]; // running max (MASKED: no key yet)
+float row_l[G]; // running sum of exp(s - m)
+// One step's keys b < KB: units b*NU + i, scores b*G + r.
+RAW kr[KB * NU];
+RAW vr[KB * NU];
+float sc[KB * G];
+
+uint lane;
+uint kvw;  // floats of a cache (or k, v) row: nKV*D
+uint hoff; // D*g: the kv head's first dim in a row
+
+// unit returns vec4 c of a raw unit as f32.
+vec4 unit(RAW w, uint c) {
+#ifdef CACHE_F32
+    return w;
+#else
+    return c == 0u ? vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y))
+                   : vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+#endif
+}
+
+// cache_step handles the cache keys j0, j0 + stride, … (KB of them; those
+// >= end are skipped), j0 being subgroup-uniform.
+void cache_step(uint j0, uint stride, uint end) {
+    [[unroll]] for (uint b = 0u; b < KB; b++) {
+        uint j = j0 + b * stride;
+        uint row = (j % pc.slots) * kvw + hoff;
+        [[unroll]] for (uint i = 0u; i < NU; i++) {
+            uint u = lane + i * gl_SubgroupSize;
+            RAW kw = RAW(0), vw = RAW(0);
+            if (j < end && u < U) {
+                uint e = row / UW + u;
+                kw = ck4[e];
+                vw = cv4[e];
+            }
+            kr[b * NU + i] = kw;
+            vr[b * NU + i] = vw;
+        }
+    }
+    [[unroll]] for (uint b = 0u; b < KB; b++) {
+        [[unroll]] for (uint r = 0u; r < G; r++) {
+            sc[b * G + r] = MASKED;
+        }
+        if (j0 + b * stride < end) { // subgroup-uniform
+            [[unroll]] for (uint r = 0u; r < G; r++) {
+                float d = 0.0;
+                [[unroll]] for (uint i = 0u; i < NU; i++) {
+                    [[unroll]] for (uint c = 0u; c < UV; c++) {
+                        d += dot(qr[(r * NU + i) * UV + c], unit(kr[b * NU + i], c));
+                    }
+                }
+                sc[b * G + r] = subgroupAdd(d);
+            }
+        }
+    }
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        float mx = row_m[r];
+        [[unroll]] for (uint b = 0u; b < KB; b++) {
+            mx = max(mx, sc[b * G + r]);
+        }
+        if (mx == MASKED) {
+            continue; // no key in this step, nor before
+        }
+        float alpha = row_m[r] == MASKED ? 0.0 : exp(row_m[r] - mx);
+        float sum = 0.0;
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            acc[r * NV + n] *= alpha;
+        }
+        [[unroll]] for (uint b = 0u; b < KB; b++) {
+            float s = sc[b * G + r];
+            float p = s == MASKED ? 0.0 : exp(s - mx);
+            sum += p;
+            [[unroll]] for (uint i = 0u; i < NU; i++) {
+                [[unroll]] for (uint c = 0u; c < UV; c++) {
+                    uint n = (r * NU + i) * UV + c;
+                    acc[n] = fma(vec4(p), unit(vr[b * NU + i], c), acc[n]);
+                }
+            }
+        }
+        row_m[r] = mx;
+        row_l[r] = row_l[r] * alpha + sum;
+    }
+}
+
+// Prefetched units of the chunk's own key p0 (f32 k, v row 0), for the one
+// subgroup that folds it.
+vec4 kf[NV];
+vec4 vf[NV];
+
+// load_own fills kf, vf with the lane's units of key p0.
+void load_own() {
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
+        [[unroll]] for (uint c = 0u; c < UV; c++) {
+            vec4 kx = vec4(0.0), vx = vec4(0.0);
+            if (u < U) {
+                uint e = hoff / 4u + u * UV + c;
+                kx = k4[e];
+                vx = v4[e];
+            }
+            kf[i * UV + c] = kx;
+            vf[i * UV + c] = vx;
+        }
+    }
+}
+
+// fold_own folds key p0 (kf, vf) into the subgroup's rows.
+void fold_own() {
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        float d = 0.0;
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            d += dot(qr[r * NV + n], kf[n]);
+        }
+        float s = subgroupAdd(d);
+        float mx = max(row_m[r], s);
+        float alpha = row_m[r] == MASKED ? 0.0 : exp(row_m[r] - mx);
+        float p = exp(s - mx);
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            acc[r * NV + n] = fma(vec4(p), vf[n], acc[r * NV + n] * alpha);
+        }
+        row_m[r] = mx;
+        row_l[r] = row_l[r] * alpha + p;
+    }
+}
+
+void main() {
+    uint g = gl_WorkGroupID.y;
+    uint z = gl_WorkGroupID.z;
+    uint p0 = uint(pos[0]);
+    lane = gl_SubgroupInvocationID;
+    kvw = pc.nKV * D;
+    hoff = g * D;
+
+    // The split's keys, as attention.comp cuts them for T = 1.
+    uint lo = (pc.window > 0u && p0 + 1u > pc.window) ? p0 + 1u - pc.window : 0u;
+    uint hi = p0 + 1u;
+    uint per = ((hi - lo + pc.splits - 1u) / pc.splits + BC - 1u) / BC * BC;
+    lo = min(hi, lo + z * per);
+    hi = min(hi, lo + per);
+
+    const uint rec = D + 2u;
+    if (lo == hi) {
+        // No key: the empty record (MASKED, 0, 0, …) per row.
+        for (uint cell = gl_LocalInvocationID.x; cell < G * rec; cell += gl_WorkGroupSize.x) {
+            uint r = cell / rec;
+            uint x = cell - r * rec;
+            outp[((g * G + r) * pc.splits + z) * rec + x] = x == 0u ? MASKED : 0.0;
+        }
+        return;
+    }
+
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        uint qrow = (g * G + r) * D4; // row h = g*G + r of q, in vec4s
+        [[unroll]] for (uint i = 0u; i < NU; i++) {
+            uint u = lane + i * gl_SubgroupSize;
+            [[unroll]] for (uint c = 0u; c < UV; c++) {
+                uint n = (r * NU + i) * UV + c;
+                qr[n] = u < U ? q4[qrow + u * UV + c] * pc.scale : vec4(0.0);
+                acc[n] = vec4(0.0);
+            }
+        }
+        row_m[r] = MASKED;
+        row_l[r] = 0.0;
+    }
+
+    // Subgroup s takes keys lo + s, lo + s + nsub, …: the cache keys below
+    // p0 in steps of KB, then key p0 (T = 1: the chunk's only key) if the
+    // split has it, its units loaded before the steps.
+    uint sid = gl_SubgroupID;
+    uint nsub = gl_NumSubgroups;
+    bool own = p0 < hi && sid == (p0 - lo) % nsub; // lo <= p0 here
+    if (own) {
+        load_own();
+    }
+    uint cend = min(hi, p0); // cache keys: [lo, cend)
+    for (uint j0 = lo; j0 < cend; j0 += nsub * KB) {
+        cache_step(j0 + sid, nsub, cend);
+    }
+    if (own) {
+        fold_own();
+    }
+
+    // Merge the subgroups' records.
+    if (subgroupElect()) {
+        [[unroll]] for (uint r = 0u; r < G; r++) {
+            sh_m[sid * G + r] = row_m[r];
+            sh_l[sid * G + r] = row_l[r];
+        }
+    }
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        [[unroll]] for (uint i = 0u; i < NU; i++) {
+            uint u = lane + i * gl_SubgroupSize;
+            if (u < U) {
+                [[unroll]] for (uint c = 0u; c < UV; c++) {
+                    sh_o[(sid * G + r) * D4 + u * UV + c] = acc[(r * NU + i) * UV + c];
+                }
+            }
+        }
+    }
+    barrier();
+    for (uint cell = gl_LocalInvocationID.x; cell < G * D4; cell += gl_WorkGroupSize.x) {
+        uint r = cell / D4;
+        uint x = cell - r * D4;
+        float m = MASKED;
+        for (uint s = 0u; s < nsub; s++) {
+            m = max(m, sh_m[s * G + r]);
+        }
+        float l = 0.0;
+        vec4 o = vec4(0.0);
+        for (uint s = 0u; s < nsub; s++) {
+            float ms = sh_m[s * G + r];
+            float w = ms == MASKED ? 0.0 : exp(ms - m);
+            l += w * sh_l[s * G + r];
+            o += w * sh_o[(s * G + r) * D4 + x];
+        }
+        uint base = ((g * G + r) * pc.splits + z) * rec;
+        if (x == 0u) {
+            outp[base] = m;
+            outp[base + 1u] = l;
+        }
+        uint e = base + 2u + 4u * x;
+        outp[e] = o.x;
+        outp[e + 1u] = o.y;
+        outp[e + 2u] = o.z;
+        outp[e + 3u] = o.w;
+    }
+}
