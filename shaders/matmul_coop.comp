@@ -54,11 +54,6 @@ layout(constant_id = 1) const uint ST = 4;
 layout(constant_id = 2) const uint SR = 1;
 
 layout(binding = 0) readonly buffer W { uint wq[]; };
-#ifdef TYPE_Q4_K
-// The same weights as 16-byte words: a Q4_K block (144 bytes) and a row
-// are whole words, so a unit takes two loads.
-layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
-#endif
 layout(binding = 1) readonly buffer X { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
 
@@ -97,13 +92,7 @@ void w_at(uint e, uint k0, uint m0, uint nu, uint rowBytes, out vec4 v[QV]) {
     uint n = min(e / UT, BN - 1u);
     uint gu = k0 / EU + e % UT;
     uint gc = min(gu, nu - 1u);
-    uint bo = min(m0 + n, pc.rows - 1u) * rowBytes + (gc / QU) * QB;
-#ifdef TYPE_Q4_K
-    uint u = gc % QU;
-    q4k_unit(wq4[bo >> 4], wq4[(bo + 16u + 16u * u) >> 4], u >> 1, v);
-#else
-    q_unit(bo, gc % QU, v);
-#endif
+    q_unit(min(m0 + n, pc.rows - 1u) * rowBytes + (gc / QU) * QB, gc % QU, v);
     [[unroll]] for (uint k = 0u; k < QV; k++) {
         v[k] = gu < nu ? v[k] : vec4(0.0);
     }

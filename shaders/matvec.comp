@@ -107,7 +107,6 @@ layout(push_constant) uniform Push {
 #define q_elem qu_elem
 #define q_sbyte qu_sbyte
 #define q_scale_min qu_scale_min
-#define q4k_unit qu_q4k_unit
 #include "quant.glsl"
 #undef wq
 #undef q_half
@@ -123,7 +122,6 @@ layout(push_constant) uniform Push {
 #undef q_elem
 #undef q_sbyte
 #undef q_scale_min
-#undef q4k_unit
 #endif
 
 void main() {

@@ -267,11 +267,13 @@ uvec2 q_scale_min(uvec3 s, uint j) {
 // Chunk c (elements [64c, 64c+64)) is qs[32c ...+32]: low nibbles are
 // sub-block 2c, high nibbles sub-block 2c+1; value d·sc·q − dmin·mn.
 #define QB 144u
-// q4k_unit is q_unit from the block's first 16 bytes hd (d, dmin and the
-// scales) and the unit's 16 quant bytes q, for chunk c = u >> 1.
-void q4k_unit(uvec4 hd, uvec4 q, uint c, out vec4 v[QV]) {
-    vec2 dm = unpackHalf2x16(hd.x);
-    uvec3 sm = hd.yzw;
+void q_unit(uint bo, uint u, out vec4 v[QV]) {
+    uint c = u >> 1, h = u & 1u;
+    uint i = bo >> 2;
+    vec2 dm = unpackHalf2x16(wq[i]);
+    uvec3 sm = uvec3(wq[i + 1u], wq[i + 2u], wq[i + 3u]);
+    uint qi = i + 4u + 8u * c + 4u * h;
+    uvec4 q = uvec4(wq[qi], wq[qi + 1u], wq[qi + 2u], wq[qi + 3u]);
     [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uvec2 a = q_scale_min(sm, 2u * c + j);
         float dl = dm.x * float(a.x);
@@ -280,12 +282,6 @@ void q4k_unit(uvec4 hd, uvec4 q, uint c, out vec4 v[QV]) {
             v[4u * j + w] = dl * q_float(q_bits(q[w], 4u * j, 0xFu), 0.0) - ml;
         }
     }
-}
-void q_unit(uint bo, uint u, out vec4 v[QV]) {
-    uint c = u >> 1, h = u & 1u;
-    uint i = bo >> 2;
-    uint qi = i + 4u + 8u * c + 4u * h;
-    q4k_unit(uvec4(wq[i], wq[i + 1u], wq[i + 2u], wq[i + 3u]), uvec4(wq[qi], wq[qi + 1u], wq[qi + 2u], wq[qi + 3u]), c, v);
 }
 
 #else // TYPE_Q5_K
