@@ -14,7 +14,8 @@
 // one value per invocation). The workgroup first reads the S maxima and
 // sums into shared memory and turns them into weights; each invocation
 // then adds its value over the splits with loads that do not wait on one
-// another.
+// another, skipping the splits of weight 0 (no keys: most of them in a
+// short context, since the split count is fixed by the cache size).
 //! variant attention_combine
 
 layout(local_size_x_id = 0) in;
@@ -66,7 +67,9 @@ void main() {
     float acc = 0.0;
     uint o = base + 2u + d;
     for (uint s = 0u; s < pc.splits; s++) {
-        acc += ws[s] * scratch[o + s * rec];
+        if (ws[s] != 0.0) { // the same for the whole workgroup; skips empty splits' loads
+            acc += ws[s] * scratch[o + s * rec];
+        }
     }
     outp[row * pc.dim + d] = acc / l;
 }
