@@ -331,7 +331,9 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 // count is fixed when the plan is recorded (from the cache size), since a
 // replayed step cannot change its dispatches; splits past the current
 // keys write empty partials. A chunk of several tokens runs on
-// cooperative matrices where the device has them (unless ExactProducts).
+// cooperative matrices where the device has them (unless ExactProducts),
+// split-K too when its causal blocks' key ranges are uneven enough
+// (kernels.AttentionCoopSplits).
 func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
 	a, in := n.attn(), n.In
@@ -351,13 +353,18 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 			return err
 		}
 	}
+	coop := T > 1 && !r.v.opt.ExactProducts && kernels.AttentionCoopSupported(c, a)
 	splits := 1
-	if T == 1 {
+	switch {
+	case T == 1:
 		splits = kernels.AttentionSplits(c, a, T, keys)
+	case coop:
+		// The causal chunk's long key ranges, split to balance the blocks.
+		splits = kernels.AttentionCoopSplits(c, a, T)
 	}
 	if splits <= 1 {
 		var ds gpu.Dispatch
-		if T > 1 && !r.v.opt.ExactProducts && kernels.AttentionCoopSupported(c, a) {
+		if coop {
 			ds, err = kernels.AttentionCoopVk(c, a, T, opts)
 		} else {
 			ds, err = kernels.AttentionVk(c, a, T, opts)
@@ -367,7 +374,12 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		}
 		return r.dispatch(ds, append(append(bufs, out), spans...), append(bufs, spans...), []gpu.Buffer{out})
 	}
-	ds, err := kernels.AttentionSplitVk(c, a, T, splits, opts)
+	var ds []gpu.Dispatch
+	if coop {
+		ds, err = kernels.AttentionCoopSplitVk(c, a, T, splits, opts)
+	} else {
+		ds, err = kernels.AttentionSplitVk(c, a, T, splits, opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,12 @@ func AttentionCoopSupported(c gpu.Caps, a Attn) bool {
 // head y, row r = t*(nH/nKV) + h - y*(nH/nKV)), kv head y.
 // The caller ensures the caches hold the keys the chunk needs (CheckCache).
 func AttentionCoopVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error) {
+	return attnCoopDispatch(c, a, T, 1, "attention_coop"+o.suffix())
+}
+
+// attnCoopDispatch lowers attention_coop (or its SPLIT variant) with
+// splits groups along z.
+func attnCoopDispatch(c gpu.Caps, a Attn, T, splits int, shader string) (gpu.Dispatch, error) {
 	if err := checkAttn(a, T); err != nil {
 		return gpu.Dispatch{}, err
 	}
@@ -83,14 +89,102 @@ func AttentionCoopVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error
 		return gpu.Dispatch{}, err
 	}
 	blocks := ceilDiv(T*(a.Heads/a.KVHeads), attnCoopRows)
-	if blocks > maxGroups || a.KVHeads > maxGroups {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d×%d workgroups", blocks, a.KVHeads)
+	if blocks > maxGroups || a.KVHeads > maxGroups || splits > maxGroups {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention: %d×%d×%d workgroups", blocks, a.KVHeads, splits)
 	}
 	return gpu.Dispatch{
-		Shader: "attention_coop" + o.suffix(),
+		Shader: shader,
 		Spec:   []uint32{uint32(wg), uint32(a.HeadDim)},
 		Push: gpu.Push(uint32(T), uint32(a.Heads), uint32(a.KVHeads), uint32(a.Slots), uint32(a.Window),
-			gpu.F32(a.Scale), 1),
-		Groups: [3]uint32{blocks, uint32(a.KVHeads), 1},
+			gpu.F32(a.Scale), uint32(splits)),
+		Groups: [3]uint32{blocks, uint32(a.KVHeads), uint32(splits)},
 	}, nil
+}
+
+// AttentionCoopSplitVk lowers the attention of AttentionCoopVk as split-K,
+// so that the long key ranges of a causal chunk's last blocks do not hold
+// the whole dispatch up: the key range of each block of 32 rows is cut
+// into splits runs of whole 32-key tiles (as AttentionSplitVk cuts it),
+// one workgroup each, which writes its partial softmax to a scratch buffer
+// of AttentionSplitScratch(a, T, splits) bytes; a combine pass merges
+// them. Record a barrier between the two dispatches. The arithmetic is
+// AttentionCoopVk's, the merge f32.
+//
+// Pass 1 (attention_coop_split_f16[_spans] / attention_coop_split_f32[_spans]):
+// bindings as AttentionCoopVk, with binding 6 the scratch f32 [T*nH,
+// splits, D+2] instead of out (per row t*nH + h and split: m, the max
+// the split's sum l and accumulator o[D] are taken against, then l, then
+// o; a row without keys in the split has m = -3e38, l = 0, o = 0); push T, Heads,
+// KVHeads, Slots, Window, Scale, splits; spec workgroup size, D; group
+// (block, kv head, split).
+// Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
+// push T*nH, splits (at most 256), D; spec workgroup size.
+func AttentionCoopSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
+	if err := checkSplits(splits); err != nil {
+		return nil, err
+	}
+	pass1, err := attnCoopDispatch(c, a, T, splits, "attention_coop_split"+o.suffix())
+	if err != nil {
+		return nil, err
+	}
+	return []gpu.Dispatch{pass1, attnCombineDispatch(c, a, T, splits)}, nil
+}
+
+// Targets of AttentionCoopSplits, in workgroups of attention_coop: the
+// H100 has 132 SMs, each holding about two of them at once (registers);
+// a dispatch should fill them (attnCoopFillGroups) and not pay for many
+// more partial records than that (attnCoopMaxGroups, about four per SM).
+const (
+	attnCoopFillGroups = 256
+	attnCoopMaxGroups  = 528
+	attnCoopSplitTiles = 4 // least tiles a split of the longest block keeps
+)
+
+// AttentionCoopSplits returns how many splits AttentionCoopSplitVk should
+// cut prefill attention of a chunk of T tokens into; 1 means
+// AttentionCoopVk. It takes the first chunk (p0 = 0, the causal triangle,
+// where block b of the T*(nH/nKV) rows of a kv head sees keys up to its
+// last row's position, within the window): a later chunk's ranges are
+// longer and more even, so the count suits it too. The count is the
+// larger of
+//
+//   - balance: ceil(longest block's tiles / mean tiles per block), so that
+//     a split of the longest block has about the mean block's work
+//     (2 for a causal chunk from 0);
+//   - fill: enough workgroups for about attnCoopFillGroups in all
+//     (4 for the 1B model's 64 blocks at T = 512, 2 for the 4B model's 128);
+//
+// then cut to keep at least attnCoopSplitTiles (4) tiles in each split of
+// the longest block, at most attnCoopMaxGroups workgroups in all and at
+// most the combine pass's 256 splits. So chunks whose longest block sees
+// fewer than 8 tiles (256 keys) are not split, nor chunks of at most 64
+// tokens: the records' traffic and the second pass would outweigh the
+// gain. Examples (H100-sized targets): 4B (8 heads over 4, D 256) T = 512:
+// 2 (256 workgroups, at most 8 tiles each); 1B (4 over 1) T = 512: 4 (256,
+// at most 4 tiles); 27B (32 over 16) T = 512: 1 (already 512 workgroups).
+func AttentionCoopSplits(c gpu.Caps, a Attn, T int) int {
+	if T <= 64 || checkAttn(a, T) != nil {
+		return 1
+	}
+	if _, err := attnCoopWG(c, a); err != nil {
+		return 1
+	}
+	grp := a.Heads / a.KVHeads
+	nrows := T * grp
+	blocks := int(ceilDiv(nrows, attnCoopRows))
+	longest, sum := 0, 0
+	for row0 := 0; row0 < nrows; row0 += attnCoopRows {
+		first, last := row0/grp, (min(row0+attnCoopRows, nrows)-1)/grp
+		lo := 0
+		if a.Window > 0 && first+1 > a.Window {
+			lo = first + 1 - a.Window
+		}
+		tiles := int(ceilDiv(last+1-lo, attnCoopKeys))
+		longest = max(longest, tiles)
+		sum += tiles
+	}
+	groups := blocks * a.KVHeads
+	s := int(max(ceilDiv(longest*blocks, sum), ceilDiv(attnCoopFillGroups, groups)))
+	s = min(s, longest/attnCoopSplitTiles, attnCoopMaxGroups/groups, combineMaxSplits)
+	return max(s, 1)
 }

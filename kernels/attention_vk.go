@@ -196,11 +196,8 @@ type splitPass1 struct {
 
 // attentionSplitVk is AttentionSplitVk with pass 1 as p chooses.
 func attentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts, p splitPass1) ([]gpu.Dispatch, error) {
-	if splits < 1 {
-		return nil, fmt.Errorf("kernels: attention: %d splits", splits)
-	}
-	if splits > combineMaxSplits {
-		return nil, fmt.Errorf("kernels: attention: %d splits, the combine pass takes at most %d", splits, combineMaxSplits)
+	if err := checkSplits(splits); err != nil {
+		return nil, err
 	}
 	var pass1 gpu.Dispatch
 	ok := false
@@ -216,18 +213,33 @@ func attentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts, p splitPass
 			return nil, err
 		}
 	}
-	// The combine pass: a workgroup per row and slice of 64 values.
+	return []gpu.Dispatch{pass1, attnCombineDispatch(c, a, T, splits)}, nil
+}
+
+// checkSplits checks a split count against the combine pass's limit.
+func checkSplits(splits int) error {
+	if splits < 1 {
+		return fmt.Errorf("kernels: attention: %d splits", splits)
+	}
+	if splits > combineMaxSplits {
+		return fmt.Errorf("kernels: attention: %d splits, the combine pass takes at most %d", splits, combineMaxSplits)
+	}
+	return nil
+}
+
+// attnCombineDispatch lowers the combine pass of split-K attention
+// (attention_combine): a workgroup per row and slice of 64 values.
+func attnCombineDispatch(c gpu.Caps, a Attn, T, splits int) gpu.Dispatch {
 	rows := T * a.Heads
 	wg := min(64, int(attnWG(c)))
 	groups := rowGroups(rows)
 	groups[2] = ceilDiv(a.HeadDim, wg)
-	pass2 := gpu.Dispatch{
+	return gpu.Dispatch{
 		Shader: "attention_combine",
 		Spec:   []uint32{uint32(wg)},
 		Push:   gpu.Push(uint32(rows), uint32(splits), uint32(a.HeadDim)),
 		Groups: groups,
 	}
-	return []gpu.Dispatch{pass1, pass2}, nil
 }
 
 // Layout limits of attention_decode.

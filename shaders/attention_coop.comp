@@ -17,17 +17,21 @@
 //                                  (low half first), or f32 with CACHE_F32
 //   4 cv  cache [Slots, nKV*D]     readonly, as ck
 //   5 pos int32 [>= 1]             readonly: pos[0] = p0
-//   6 out f32 [T, nH*D]
+//   6 out f32 [T, nH*D]; with SPLIT the scratch f32 [T*nH, Splits, D+2]:
+//         per (row r = t*nH + h, split s) the reference max m, the sum l
+//         and the unnormalized accumulator o[D] (attention_combine.comp)
 //   7 spans int32 [T]              readonly, SPANS only (0 = text)
-// Push: T, nH, nKV, Slots, Window, Scale, Splits (Splits unused).
+// Push: T, nH, nKV, Slots, Window, Scale, Splits (Splits only read by SPLIT).
 // Spec: 0 workgroup size WG = 4 subgroups (gl_NumSubgroups must be 4, the
 // subgroup size at least 16); 1 D, a multiple of 16.
-// Mapping: group (x, y) = (row block, kv head g). The T*(nH/nKV) query rows
-// of kv head g, r = t*(nH/nKV) + (h - g*(nH/nKV)), are cut into blocks of
-// BR = 32; a block streams the keys [lo, hi) its rows may see (as
-// attention.comp) in tiles of BC = 32 keys. Subgroup sg has rb = sg & 1,
-// cb = sg >> 1: it owns the block rows [16rb, 16rb+16) and the 16-column
-// blocks n of D with n % 2 == cb of their outputs (NACC f32 accumulators).
+// Mapping: group (x, y, z) = (row block, kv head g, split). The
+// T*(nH/nKV) query rows of kv head g, r = t*(nH/nKV) + (h - g*(nH/nKV)),
+// are cut into blocks of BR = 32; a block streams the keys [lo, hi) its
+// rows may see (as attention.comp) in tiles of BC = 32 keys; SPLIT cuts
+// that range into Splits runs of whole tiles, one per z, as
+// attention.comp does. Subgroup sg has rb = sg & 1, cb = sg >> 1: it
+// owns the block rows [16rb, 16rb+16) and the 16-column blocks n of D
+// with n % 2 == cb of their outputs (NACC f32 accumulators).
 // It keeps its rows' queries as ND = D/16 f16 A fragments in registers and
 // computes the full 16 x BC scores of its rows itself (the two subgroups
 // of a row half compute the same scores), so the scores, the softmax and
@@ -58,10 +62,23 @@
 // coopMatLoad/Store need. The queries are staged once in ks before the
 // tiles; after a tile's softmax, a subgroup's ss slice doubles as its
 // 16 x 16 f32 staging tile (rescale, output).
+//
+// SPLIT writes, per valid row, the record of attention_combine instead of
+// O/l: m is the row's reference max (the exponent reference of its l and
+// o, which the merge's exp(m_s - M) needs, not the tile maxima), l its sum
+// and o the f32 accumulators as they are. A row that saw no allowed key
+// in its split writes the empty record m = MASKED, l = 0, o = 0 exactly.
+// A split without keys (lo == hi) writes its empty records and returns
+// before the queries. No shared memory beyond the unsplit kernel's: row_a
+// holds each row's m at the end.
 //! variant attention_coop_f16
 //! variant attention_coop_f16_spans SPANS
 //! variant attention_coop_f32 CACHE_F32
 //! variant attention_coop_f32_spans CACHE_F32 SPANS
+//! variant attention_coop_split_f16 SPLIT
+//! variant attention_coop_split_f16_spans SPLIT SPANS
+//! variant attention_coop_split_f32 SPLIT CACHE_F32
+//! variant attention_coop_split_f32_spans SPLIT CACHE_F32 SPANS
 //! requires coopmat shuffle
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -84,7 +101,11 @@ layout(binding = 3) readonly buffer CK { uvec2 ck2[]; }; // 4 halves
 layout(binding = 4) readonly buffer CV { uvec2 cv2[]; };
 #endif
 layout(binding = 5) readonly buffer Pos { int pos[]; };
+#ifdef SPLIT
+layout(binding = 6) writeonly buffer Out { vec2 out2[]; }; // records of D+2 floats, D even
+#else
 layout(binding = 6) writeonly buffer Out { vec4 out4[]; };
+#endif
 #ifdef SPANS
 layout(binding = 7) readonly buffer Spans { int spans[]; };
 #endif
@@ -121,7 +142,7 @@ shared f16vec4 ks[BC * SQ4];        // the tile's keys (first the queries)
 shared f16vec4 vs[BC * SQ4];        // the tile's values
 shared float ss[NS * 16u * SS];     // per subgroup: scores, then staging
 shared f16vec4 ps[NS * 16u * SP4];  // per subgroup: probabilities
-shared float row_a[NS * 16u];       // the tile's rescale of each row (1: none)
+shared float row_a[NS * 16u];       // the tile's rescale of each row (1: none); SPLIT: at the end, its m
 shared float row_l[NS * 16u];       // each row's final sum
 
 #define MAT_A coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
@@ -230,7 +251,28 @@ void main() {
 #ifdef SPANS
     hi = p0 + pc.T;
 #endif
+#ifdef SPLIT
+    // This split's run of whole tiles (attention.comp).
+    uint per = ((hi - lo + pc.splits - 1u) / pc.splits + BC - 1u) / BC * BC;
+    lo = min(hi, lo + gl_WorkGroupID.z * per);
+    hi = min(hi, lo + per);
+#endif
     uint key_end = hi;
+#ifdef SPLIT
+    // A split without keys (lo, hi are uniform): the empty record for
+    // every valid row.
+    if (lo >= hi) {
+        const uint rec2 = (D + 2u) / 2u;
+        for (uint e = gl_LocalInvocationID.x; e < BR * rec2; e += WG) {
+            uint i = e / rec2;
+            uint w = e - i * rec2;
+            if (row0 + i < nrows) {
+                out2[(row_index(i, g) * pc.splits + gl_WorkGroupID.z) * rec2 + w] = w == 0u ? vec2(MASKED, 0.0) : vec2(0.0);
+            }
+        }
+        return;
+    }
+#endif
 
     // Queries, times Scale, as f16 in ks (BR == BC rows); zero rows past
     // nrows, loaded in batches of 2*LB. Each subgroup keeps its 16 rows as
@@ -419,10 +461,46 @@ void main() {
 
     if (sc0 == 0u) {
         row_l[abase + srow] = rl;
+#ifdef SPLIT
+        row_a[abase + srow] = rm; // the tiles' reads of row_a ended at the last barrier
+#endif
     }
     subgroupMemoryBarrierShared();
     subgroupBarrier();
 
+#ifdef SPLIT
+    // The records: m and l from the subgroup of column half 0 (both halves
+    // hold the same), o from each subgroup's accumulators; rows that saw
+    // no key write the empty record. Records start on even floats.
+    const uint rec2 = (D + 2u) / 2u;
+    if (cb == 0u && sc0 == 0u && rvalid) {
+        uint base = (row_index(brow, g) * pc.splits + gl_WorkGroupID.z) * rec2;
+        out2[base] = rm == MASKED ? vec2(MASKED, 0.0) : vec2(rm, rl);
+    }
+    [[unroll]] for (uint j = 0u; j < NACC; j++) {
+        uint n = cb + 2u * j;
+        if (n < ND) {
+            coopMatStore(o[j], ss, sbase, 16u, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint e = lane; e < 64u; e += gl_SubgroupSize) {
+                uint i = e / 4u;
+                uint c4 = e - 4u * i;
+                if (row0 + 16u * rb + i < nrows) {
+                    uint at = sbase + 16u * i + 4u * c4;
+                    vec4 x = vec4(ss[at], ss[at + 1u], ss[at + 2u], ss[at + 3u]);
+                    if (row_a[abase + i] == MASKED) {
+                        x = vec4(0.0);
+                    }
+                    uint base = (row_index(16u * rb + i, g) * pc.splits + gl_WorkGroupID.z) * rec2 + 1u + 8u * n + 2u * c4;
+                    out2[base] = x.xy;
+                    out2[base + 1u] = x.zw;
+                }
+            }
+            subgroupBarrier();
+        }
+    }
+#else
     // out = O / l through the staging tile; rows past nrows are dropped.
     [[unroll]] for (uint j = 0u; j < NACC; j++) {
         uint n = cb + 2u * j;
@@ -442,4 +520,5 @@ void main() {
             subgroupBarrier();
         }
     }
+#endif
 }
