@@ -83,6 +83,7 @@ type vkPlan struct {
 	arena                        gpu.Buffer
 	inputs                       map[string]gpu.Buffer // host-visible i32 buffers
 	scratch                      []gpu.Buffer
+	splitScratch                 gpu.Buffer // shared by split attention (recorder.splitScratch)
 	bound                        []*gpu.Bound
 	cmds                         []command
 	rec                          *gpu.Recording

@@ -383,11 +383,10 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := r.v.dev.Alloc(uint64(kernels.AttentionSplitScratch(a, T, splits)), gpu.DeviceLocal)
+	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a, T, splits)))
 	if err != nil {
 		return err
 	}
-	r.vp.scratch = append(r.vp.scratch, scratch)
 	if err := r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch}); err != nil {
 		return err
 	}
@@ -496,6 +495,23 @@ func (r *recorder) normMatMul(n *Node, out gpu.Buffer) error {
 // (VulkanOptions.ExactProducts).
 func (v *Vulkan) q8(w *kernels.Weight) bool {
 	return !v.opt.ExactProducts && kernels.MatVecQ8Supported(v.dev.Caps(), w.Type, w.Cols)
+}
+
+// splitScratch returns size bytes of the plan's scratch for split
+// attention's partial results. Every attention node shares one buffer
+// (grown when a node needs more): the layers run one after another, and
+// the hazard tracking puts a barrier between one layer's combine reading it
+// and the next layer's first pass writing it.
+func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
+	if !r.vp.splitScratch.Valid() || r.vp.splitScratch.Size < size {
+		b, err := r.v.dev.Alloc(size, gpu.DeviceLocal)
+		if err != nil {
+			return gpu.Buffer{}, err
+		}
+		r.vp.scratch = append(r.vp.scratch, b)
+		r.vp.splitScratch = b
+	}
+	return r.vp.splitScratch.Slice(0, size), nil
 }
 
 // coop reports whether products of several tokens with w run on
