@@ -358,7 +358,7 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	switch {
 	case T == 1:
 		splits = kernels.AttentionSplits(c, a, T, keys)
-	case coop:
+	case coop && !opts.Spans:
 		// The causal chunk's long key ranges, split to balance the blocks.
 		splits = kernels.AttentionCoopSplits(c, a, T)
 	}

@@ -415,6 +415,9 @@ func TestAttentionCoopVulkan(t *testing.T) {
 func TestAttentionCoopSplitVulkan(t *testing.T) {
 	d := coopDevice(t)
 	for _, tc := range attnCoopSplitCases {
+		if tc.spans != nil {
+			continue // not supported (AttentionCoopSplitVk)
+		}
 		t.Run(tc.String(), func(t *testing.T) {
 			c := tc.attnCase
 			in := c.inputs()
@@ -564,7 +567,10 @@ func TestAttentionCoopSplitLowering(t *testing.T) {
 	case fmt.Sprint(ds[1]) != fmt.Sprint(ref[1]):
 		t.Errorf("combine %+v, attention_split's %+v", ds[1], ref[1])
 	}
-	for _, o := range []AttnOpts{{}, {Spans: true}, {CacheF32: true}, {CacheF32: true, Spans: true}} {
+	if _, err := AttentionCoopSplitVk(h100, a4b, 512, 2, AttnOpts{Spans: true}); err == nil {
+		t.Error("lowered with image spans")
+	}
+	for _, o := range []AttnOpts{{}, {CacheF32: true}} {
 		name := "attention_coop_split" + o.suffix()
 		sh, err := shaders.Lookup(name)
 		if err != nil {
@@ -589,9 +595,9 @@ func TestAttentionCoopSplitLowering(t *testing.T) {
 		T    int
 		want int
 	}{
-		// Blocks of 16 tokens, 1 to 16 tiles (mean 8.5): 2 balance them.
-		{"4b/T=512", h100, a4b, 512, 2},
-		{"4b/sliding/T=512", h100, Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Window: 1024, Slots: 1024}, 512, 2},
+		// 128 blocks: about a wave already.
+		{"4b/T=512", h100, a4b, 512, 1},
+		{"4b/sliding/T=512", h100, Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Window: 1024, Slots: 1024}, 512, 1},
 		// 64 blocks: 4 fill the GPU, 4 tiles each at most.
 		{"1b/T=512", h100, Attn{Heads: 4, KVHeads: 1, HeadDim: 256, Scale: 1, Window: 512, Slots: 512}, 512, 4},
 		// 512 blocks already.

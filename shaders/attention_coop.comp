@@ -76,9 +76,7 @@
 //! variant attention_coop_f32 CACHE_F32
 //! variant attention_coop_f32_spans CACHE_F32 SPANS
 //! variant attention_coop_split_f16 SPLIT
-//! variant attention_coop_split_f16_spans SPLIT SPANS
 //! variant attention_coop_split_f32 SPLIT CACHE_F32
-//! variant attention_coop_split_f32_spans SPLIT CACHE_F32 SPANS
 //! requires coopmat shuffle
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
