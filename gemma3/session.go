@@ -255,6 +255,8 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 		g = graph.Fuse(g) // fewer dispatches and barriers; same values
 		if T == 1 {
 			g = graph.FuseNormMatVec(g, vk.exec.CanNormMatVec)
+			// The q/k norms, RoPE and cache write inside attention.
+			g = graph.FuseAttentionNormRope(g, vk.exec.CanAttentionNormRope)
 		}
 	}
 	p, err := graph.NewPlan(g)

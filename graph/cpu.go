@@ -121,25 +121,11 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 			kernels.RoPE(out, i32(in[1]), r.Heads, r.HeadDim, r.Base, r.Factor, lo, hi)
 		})
 	case OpAttention:
-		a := n.attn()
-		pos := i32(in[5])
-		if err := a.CheckCache(int(pos[0])); err != nil {
-			return err
-		}
-		for t, p := range pos {
-			if int(p) != int(pos[0])+t {
-				return fmt.Errorf("positions %v are not consecutive", pos)
-			}
-		}
-		keys := int(pos[len(pos)-1]) + 1
 		var spans []int32
 		if len(in) > 6 {
 			spans = i32(in[6])
 		}
-		c.parallel(len(pos)*a.Heads, func(lo, hi int) {
-			kernels.AttentionSpans(f32(n.Out), f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(in[4]),
-				pos, spans, a, make([]float32, keys), lo, hi)
-		})
+		return c.attention(n.attn(), f32(n.Out), f32(in[0]), f32(in[1]), f32(in[2]), f32(in[3]), f32(in[4]), i32(in[5]), spans)
 	case OpCacheWrite:
 		// Sequential: rows of a chunk longer than the ring land on the same slot.
 		pos := i32(in[4])
@@ -160,6 +146,24 @@ func (c *CPU) step(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int
 		}
 		return fmt.Errorf("op %d has no CPU implementation", n.Op)
 	}
+	return nil
+}
+
+// attention runs kernels.AttentionSpans over the chunk at positions pos
+// (consecutive, the cache holding what they need).
+func (c *CPU) attention(a kernels.Attn, out, q, k, v, ck, cv []float32, pos, spans []int32) error {
+	if err := a.CheckCache(int(pos[0])); err != nil {
+		return err
+	}
+	for t, p := range pos {
+		if int(p) != int(pos[0])+t {
+			return fmt.Errorf("positions %v are not consecutive", pos)
+		}
+	}
+	keys := int(pos[len(pos)-1]) + 1
+	c.parallel(len(pos)*a.Heads, func(lo, hi int) {
+		kernels.AttentionSpans(out, q, k, v, ck, cv, pos, spans, a, make([]float32, keys), lo, hi)
+	})
 	return nil
 }
 

@@ -49,8 +49,25 @@ func (c *CPU) fused(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []in
 		c.parallel(w.Rows, func(lo, hi int) {
 			kernels.MatVecGelu(f32(n.Out), f, w, in[5].Matrix, make([]float32, 8*w.Cols), lo, hi)
 		})
+	case OpAttentionNormRope:
+		return true, c.attentionNormRope(n, f32, i32)
 	default:
 		return false, nil
 	}
 	return true, nil
+}
+
+// attentionNormRope runs OpAttentionNormRope as the ops it replaces: the
+// norm + RoPE of q and of k into scratch, k and v into the cache, then the
+// attention.
+func (c *CPU) attentionNormRope(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []int32) error {
+	in := n.In
+	a := n.Attr.(AttnNormRopeAttr)
+	pos := i32(in[7])
+	q, k := make([]float32, in[0].Len()), make([]float32, in[2].Len())
+	kernels.RMSNormRoPE(q, f32(in[0]), f32(in[1]), pos, a.Q.Heads, a.Q.HeadDim, a.Eps, a.Q.Base, a.Q.Factor, 0, len(pos))
+	kernels.RMSNormRoPE(k, f32(in[2]), f32(in[3]), pos, a.K.Heads, a.K.HeadDim, a.Eps, a.K.Base, a.K.Factor, 0, len(pos))
+	v, ck, cv := f32(in[4]), f32(in[5]), f32(in[6])
+	kernels.CacheWrite(ck, cv, k, v, pos, a.Attn, 0, len(pos))
+	return c.attention(a.Attn, f32(n.Out), q, k, v, ck, cv, pos, nil)
 }

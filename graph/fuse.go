@@ -222,3 +222,60 @@ func fusableReaders(g *Graph, rs []int, f *Tensor, can func(w *kernels.Weight) b
 	}
 	return true
 }
+
+// FuseAttentionNormRope folds the q/k norm + RoPE of each one-token
+// attention into it: OpRMSNormRoPE of q and OpRMSNormRoPECache of k (the
+// cache write Fuse moved there) feeding OpAttention become one
+// OpAttentionNormRope, so that a decode step spends no dispatch level on
+// them. It applies to the output of Fuse, where the attention has no spans,
+// both norms read the attention's positions with one eps and nothing else
+// (nor the caller) reads the normalized q and k, and can accepts the
+// fused node's attributes (the executor lowers it). The values are those
+// of the plain ops.
+func FuseAttentionNormRope(g *Graph, can func(AttnNormRopeAttr) bool) *Graph {
+	readers := map[*Tensor][]*Node{}
+	producer := map[*Tensor]*Node{}
+	for _, n := range g.Nodes {
+		for _, in := range n.In {
+			readers[in] = append(readers[in], n)
+		}
+		if n.Out != nil {
+			producer[n.Out] = n
+		}
+	}
+	// only returns t's producer when it is an op node, n is t's sole
+	// reader and the caller does not read t.
+	only := func(t *Tensor, n *Node, op Op) *Node {
+		p := producer[t]
+		if p == nil || p.Op != op || p.Out2 != nil || t.Kind != Activation || t.Output ||
+			len(readers[t]) != 1 || readers[t][0] != n {
+			return nil
+		}
+		return p
+	}
+	repl := map[*Node]*Node{}
+	drop := map[*Node]bool{}
+	for _, n := range g.Nodes {
+		if n.Op != OpAttention || len(n.In) != 6 || n.In[0].Rows() != 1 {
+			continue
+		}
+		q, k, v, ck, cv, pos := n.In[0], n.In[1], n.In[2], n.In[3], n.In[4], n.In[5]
+		qn, kn := only(q, n, OpRMSNormRoPE), only(k, n, OpRMSNormRoPECache)
+		if qn == nil || kn == nil {
+			continue
+		}
+		qa, ka := qn.Attr.(NormRopeAttr), kn.Attr.(NormRopeAttr)
+		if qn.In[2] != pos || kn.In[2] != pos || kn.In[3] != v || kn.In[4] != ck || kn.In[5] != cv ||
+			ka.Attn != n.attn() || qa.Eps != ka.Eps {
+			continue
+		}
+		attr := AttnNormRopeAttr{Attn: n.attn(), Eps: qa.Eps, Q: qa.Rope, K: ka.Rope}
+		if !can(attr) {
+			continue
+		}
+		drop[qn], drop[kn] = true, true
+		repl[n] = &Node{Op: OpAttentionNormRope, Out: n.Out, Attr: attr,
+			In: []*Tensor{qn.In[0], qn.In[1], kn.In[0], kn.In[1], v, ck, cv, pos}}
+	}
+	return rewrite(g, drop, repl)
+}

@@ -51,7 +51,13 @@ func gains(r *rand.Rand, n int) []float32 {
 
 func buildStack(t *testing.T, T, slots int) *stack {
 	t.Helper()
-	s := &stack{T: T, heads: 4, kvh: 2, dim: 32, slots: slots, window: 8, layers: 3}
+	return buildStackWindow(t, T, slots, 8)
+}
+
+// buildStackWindow is buildStack with the sliding layers' window.
+func buildStackWindow(t *testing.T, T, slots, window int) *stack {
+	t.Helper()
+	s := &stack{T: T, heads: 4, kvh: 2, dim: 32, slots: slots, window: window, layers: 3}
 	const H, I, V = 64, 96, 50
 	r := rand.New(rand.NewPCG(3, 4))
 	b := NewBuilder()
@@ -260,8 +266,12 @@ func runVulkan(t *testing.T, d *gpu.Device, g *Graph, logits *Tensor, steps [][]
 	v := NewVulkan(d, opt)
 	defer v.Close()
 	env := &VulkanEnv{States: map[string]gpu.Buffer{}}
+	size := 2 // bytes a cached value takes
+	if opt.CacheF32 {
+		size = 4
+	}
 	for _, st := range g.States {
-		b, err := d.Alloc(uint64(2*st.Len()), gpu.DeviceLocal)
+		b, err := d.Alloc(uint64(size*st.Len()), gpu.DeviceLocal)
 		if err != nil {
 			t.Fatal(err)
 		}

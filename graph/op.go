@@ -54,10 +54,18 @@ const (
 	// OpNormMatMulGelu: OpMatMulGelu of OpAddRMSNorm's second output, as
 	// OpNormMatMul. In: o, x, g1, g2, Wg, Wu. Attr: NormAttr.
 	OpNormMatMulGelu
+	// OpAttentionNormRope: one token's attention from the raw q and k
+	// projections, equal to OpRMSNormRoPE of q, OpRMSNormRoPECache of k
+	// (which writes the normalized, rotated k and v into the cache) and
+	// OpAttention of the results; the normalized q and k are not kept.
+	// In: q [1, nH*D], qGain [D], k [1, nKV*D], kGain [D], v, cacheK,
+	// cacheV, pos. Attr: AttnNormRopeAttr. Made by FuseAttentionNormRope.
+	OpAttentionNormRope
 )
 
 var opNames = [...]string{"embed", "rmsnorm", "matmul", "rope", "attention", "cache_write", "add", "gelu_mul", "last_row",
-	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm", "norm_matmul", "norm_matmul_gelu"}
+	"rmsnorm_rope", "rmsnorm_rope_cache", "matmul_gelu", "add_rmsnorm", "norm_matmul", "norm_matmul_gelu",
+	"attention_normrope"}
 
 func (o Op) String() string {
 	if s, ok := visionOpName(o); ok {
@@ -86,6 +94,14 @@ type NormRopeAttr struct {
 	Eps  float32
 	Rope RopeAttr
 	Attn kernels.Attn // the cache written, for OpRMSNormRoPECache
+}
+
+// AttnNormRopeAttr parameterizes OpAttentionNormRope: the attention (with
+// the cache it reads and writes), the norms' eps and the RoPE of q and k.
+type AttnNormRopeAttr struct {
+	Attn kernels.Attn
+	Eps  float32
+	Q, K RopeAttr
 }
 
 // Node is one operation: inputs, at most two outputs, and op attributes

@@ -72,7 +72,7 @@ func liveNodes(g *Graph) []*Node {
 	keep := make([]bool, len(g.Nodes))
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
-		if n.Out == nil || n.Op == OpRMSNormRoPECache || need[n.Out.ID] || (n.Out2 != nil && need[n.Out2.ID]) {
+		if n.Out == nil || n.Op == OpRMSNormRoPECache || n.Op == OpAttentionNormRope || need[n.Out.ID] || (n.Out2 != nil && need[n.Out2.ID]) {
 			keep[i] = true
 			for _, in := range n.In {
 				need[in.ID] = true

@@ -304,6 +304,8 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 		return nil
 	case OpNormMatMul, OpNormMatMulGelu:
 		return r.normMatMul(n, out)
+	case OpAttentionNormRope:
+		return r.attentionNormRope(n, out)
 	case OpAddRMSNorm:
 		g := len(in[2].Vector)
 		second := len(in) > 3
@@ -338,10 +340,6 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
 	a, in := n.attn(), n.In
 	T := in[0].Rows()
-	keys := a.Slots + T
-	if a.Window > 0 {
-		keys = min(keys, a.Window+T)
-	}
 	opts := kernels.AttnOpts{CacheF32: r.v.opt.CacheF32, Spans: len(in) > 6}
 	bufs, err := r.bufs(in[0], in[1], in[2], in[3], in[4], in[5])
 	if err != nil {
@@ -354,11 +352,8 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		}
 	}
 	coop := T > 1 && !r.v.opt.ExactProducts && kernels.AttentionCoopSupported(c, a)
-	splits := 1
-	switch {
-	case T == 1:
-		splits = kernels.AttentionSplits(c, a, T, keys)
-	case coop && !opts.Spans:
+	splits := attnSplits(c, a, T)
+	if coop && !opts.Spans {
 		// The causal chunk's long key ranges, split to balance the blocks.
 		splits = kernels.AttentionCoopSplits(c, a, T)
 	}
@@ -388,6 +383,67 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		return err
 	}
 	if err := r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch}); err != nil {
+		return err
+	}
+	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+}
+
+// attnSplits is the split count of the attention of a chunk of T tokens
+// (1: no split-K), from the most keys the chunk may see with the cache.
+func attnSplits(c gpu.Caps, a kernels.Attn, T int) int {
+	if T != 1 {
+		return 1
+	}
+	keys := a.Slots + T
+	if a.Window > 0 {
+		keys = min(keys, a.Window+T)
+	}
+	return kernels.AttentionSplits(c, a, T, keys)
+}
+
+// CanAttentionNormRope reports whether the executor runs OpAttentionNormRope
+// with attributes a: where the plain one-token attention would run split-K
+// with attention_decode as its first pass (kernels.AttentionNormRopeSupported
+// adds a head dim of whole unit pairs), and q and k share one RoPE table.
+// Pass it to FuseAttentionNormRope.
+func (v *Vulkan) CanAttentionNormRope(a AttnNormRopeAttr) bool {
+	at := a.Attn
+	q := RopeAttr{Heads: at.Heads, HeadDim: at.HeadDim, Base: a.Q.Base, Factor: a.Q.Factor}
+	k := q
+	k.Heads = at.KVHeads
+	c := v.dev.Caps()
+	return a.Q == q && a.K == k && attnSplits(c, at, 1) > 1 &&
+		kernels.AttentionNormRopeSupported(c, at, v.opt.CacheF32)
+}
+
+// attentionNormRope records OpAttentionNormRope as attention_decode_nr
+// (which also writes the cache) and the combine pass.
+func (r *recorder) attentionNormRope(n *Node, out gpu.Buffer) error {
+	c := r.v.dev.Caps()
+	a := n.Attr.(AttnNormRopeAttr)
+	if !r.v.CanAttentionNormRope(a) {
+		return fmt.Errorf("%d/%d heads of dim %d not fused on this device", a.Attn.Heads, a.Attn.KVHeads, a.Attn.HeadDim)
+	}
+	splits := attnSplits(c, a.Attn, 1)
+	ds, err := kernels.AttentionNormRopeVk(c, a.Attn, splits, a.Eps, r.v.opt.CacheF32)
+	if err != nil {
+		return err
+	}
+	b, err := r.bufs(n.In...) // q, qg, k, kg, v, ck, cv, pos
+	if err != nil {
+		return err
+	}
+	inv, err := r.v.invFreq(a.Q)
+	if err != nil {
+		return err
+	}
+	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)))
+	if err != nil {
+		return err
+	}
+	q, qg, k, kg, v, ck, cv, pos := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+	if err := r.dispatch(ds[0], []gpu.Buffer{q, k, v, ck, cv, pos, scratch, qg, kg, inv},
+		[]gpu.Buffer{q, k, v, ck, cv, pos}, []gpu.Buffer{scratch, ck, cv}); err != nil {
 		return err
 	}
 	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})

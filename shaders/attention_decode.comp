@@ -50,9 +50,44 @@
 // records and write the scratch. Subgroup operations only ever run under
 // subgroup-uniform conditions.
 // Shared memory: 4·NS·G·(D+2) bytes.
+//
+// NORMROPE (attention_decode_nr_*): the same attention from the raw
+// projections, with the q/k norm, RoPE and the cache write of
+// normrope.comp folded in (kernels.AttentionNormRopeVk), so that a decode
+// step needs no normrope level before attention. q and k (bindings 0, 1)
+// are then the products before RMSNorm; per row of D values
+//   s = inversesqrt(mean_j(x[j]^2) + eps),  n[j] = x[j] * s * gain[j],
+//   y[j] = n[j] cos th_j - n[j+D/2] sin th_j,  y[j+D/2] = n[j+D/2] cos th_j
+//   + n[j] sin th_j,  th_j = float(p0) * inv[j]   (include/rope.glsl)
+// with the products unfused as normrope.comp's. Every workgroup with keys
+// does this for its G query rows: a lane loads its units and their
+// partners (dims ± D/2, another unit of the row) straight from q, the sum
+// of squares is a subgroupAdd, and the angles of the lane's dims are
+// computed once and serve the G rows and the key. The subgroup that folds
+// key p0 computes its rotated key the same way, uses it (f32) as before,
+// and writes it and v into cache row p0 % Slots (f16 pairs by
+// packHalf2x16, round to nearest even, or f32), as normrope_cache does.
+// Extra bindings: 7 q gain f32 [D], 8 k gain f32 [D], 9 inv f32 [D/2]
+// (kernels.RoPEInvFreq; q and k share it); ck and cv become writable.
+// Extra push word: eps (after Splits). Needs D a multiple of 2·UW, so that
+// a unit's partner is a whole unit.
+// Why writing the cache while other workgroups read it is safe: every
+// workgroup reads cache rows j % Slots only for keys j in [lo, p0) with
+// p0 - lo <= Window - 1 on a sliding layer (lo = p0 + 1 - Window) and
+// p0 - lo = p0 on a global one (lo = 0). The row written, p0 % Slots, is
+// read for key j only when p0 - j is a multiple of Slots, i.e. j <= p0 -
+// Slots, which needs p0 - lo >= Slots: impossible when Slots >= Window
+// (the sliding ring) or p0 < Slots (a global cache, or a sliding one
+// shorter than its window, holds the whole context). Those are the
+// conditions under which the cache write may precede attention at all
+// (graph.Fuse's fuseCacheWrites, which the unfused decode already relies
+// on); the chunk's own key is never read from the cache.
 //! variant attention_decode_f16
 //! variant attention_decode_f32 CACHE_F32
+//! variant attention_decode_nr_f16 NORMROPE
+//! variant attention_decode_nr_f32 NORMROPE CACHE_F32
 //! requires subgroup
+#extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -84,10 +119,20 @@ const uint D4 = D / 4u;
 layout(binding = 0) readonly buffer Q { vec4 q4[]; };
 layout(binding = 1) readonly buffer K { vec4 k4[]; };
 layout(binding = 2) readonly buffer V { vec4 v4[]; };
+#ifdef NORMROPE
+layout(binding = 3) buffer CK { RAW ck4[]; };
+layout(binding = 4) buffer CV { RAW cv4[]; };
+#else
 layout(binding = 3) readonly buffer CK { RAW ck4[]; };
 layout(binding = 4) readonly buffer CV { RAW cv4[]; };
+#endif
 layout(binding = 5) readonly buffer Pos { int pos[]; };
 layout(binding = 6) writeonly buffer Out { float outp[]; };
+#ifdef NORMROPE
+layout(binding = 7) readonly buffer QG { vec4 qg4[]; };
+layout(binding = 8) readonly buffer KG { vec4 kg4[]; };
+layout(binding = 9) readonly buffer Inv { float inv[]; };
+#endif
 
 layout(push_constant) uniform Push {
     uint T;
@@ -97,7 +142,14 @@ layout(push_constant) uniform Push {
     uint window;
     float scale;
     uint splits;
+#ifdef NORMROPE
+    float eps;
+#endif
 } pc;
+
+#ifdef NORMROPE
+#include "rope.glsl"
+#endif
 
 shared float sh_m[NS * G];   // per (subgroup, row): running max
 shared float sh_l[NS * G];   // running sum
@@ -197,20 +249,122 @@ void cache_step(uint j0, uint stride, uint end) {
 vec4 kf[NV];
 vec4 vf[NV];
 
-// load_own fills kf, vf with the lane's units of key p0.
-void load_own() {
+#ifdef NORMROPE
+// The cos and sin of the angles of the lane's dims at p0, per vec4 n =
+// i*UV + c as qr's; the sin negated for the first half of the row, so that
+// every dim is y = n·rc + partner·rs.
+vec4 rc[NV];
+vec4 rs[NV];
+
+// angles fills rc, rs for position p.
+void angles(int p) {
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
+        [[unroll]] for (uint c = 0u; c < UV; c++) {
+            vec4 co = vec4(1.0), si = vec4(0.0);
+            if (u < U) {
+                bool first = u < U / 2u;
+                uint j0 = (u * UV + c) * 4u - (first ? 0u : D / 2u);
+                [[unroll]] for (uint t = 0u; t < 4u; t++) {
+                    vec2 cs = rope_angle(p, inv[j0 + t]);
+                    co[t] = cs.x;
+                    si[t] = first ? -cs.y : cs.y;
+                }
+            }
+            rc[i * UV + c] = co;
+            rs[i * UV + c] = si;
+        }
+    }
+}
+
+// normrope returns in y the lane's units of the row of q (or k with isk)
+// starting at vec4 row4, normalized with its gain and rotated (zero for
+// units past the row). All the subgroup's lanes call it together.
+void normrope(bool isk, uint row4, out vec4 y[NV]) {
+    const uint H4 = D4 / 2u; // vec4s of half a row
+    vec4 xs[NV]; // the lane's units
+    vec4 xp[NV]; // their partners
+    float ss = 0.0;
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
+        [[unroll]] for (uint c = 0u; c < UV; c++) {
+            uint n = i * UV + c;
+            xs[n] = vec4(0.0);
+            xp[n] = vec4(0.0);
+            if (u < U) {
+                uint e = u * UV + c;
+                uint ep = u < U / 2u ? e + H4 : e - H4;
+                xs[n] = isk ? k4[row4 + e] : q4[row4 + e];
+                xp[n] = isk ? k4[row4 + ep] : q4[row4 + ep];
+            }
+            ss += dot(xs[n], xs[n]);
+        }
+    }
+    ss = subgroupAdd(ss);
+    float s = inversesqrt(ss / float(D) + pc.eps);
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
+        [[unroll]] for (uint c = 0u; c < UV; c++) {
+            uint n = i * UV + c;
+            y[n] = vec4(0.0);
+            if (u < U) {
+                uint e = u * UV + c;
+                uint ep = u < U / 2u ? e + H4 : e - H4;
+                vec4 gs = isk ? kg4[e] : qg4[e];
+                vec4 gp = isk ? kg4[ep] : qg4[ep];
+                // Each product rounded, no fused multiply-add, as
+                // normrope.comp and the reference.
+                precise vec4 a = xs[n] * s * gs;
+                precise vec4 b = xp[n] * s * gp;
+                precise vec4 r = a * rc[n] + b * rs[n];
+                y[n] = r;
+            }
+        }
+    }
+}
+
+// pack returns the cache unit of a unit's UV vec4s x0 (and x1 with f16
+// caches).
+RAW pack(vec4 x0, vec4 x1) {
+#ifdef CACHE_F32
+    return x0;
+#else
+    return uvec4(packHalf2x16(x0.xy), packHalf2x16(x0.zw), packHalf2x16(x1.xy), packHalf2x16(x1.zw));
+#endif
+}
+#endif
+
+// load_own fills kf, vf with the lane's units of key p0. With NORMROPE it
+// normalizes and rotates the raw key and writes key and value into cache
+// row p0 % Slots.
+void load_own(uint p0) {
+#ifdef NORMROPE
+    normrope(true, hoff / 4u, kf);
+#endif
     [[unroll]] for (uint i = 0u; i < NU; i++) {
         uint u = lane + i * gl_SubgroupSize;
         [[unroll]] for (uint c = 0u; c < UV; c++) {
             vec4 kx = vec4(0.0), vx = vec4(0.0);
             if (u < U) {
                 uint e = hoff / 4u + u * UV + c;
+#ifndef NORMROPE
                 kx = k4[e];
+#endif
                 vx = v4[e];
             }
+#ifndef NORMROPE
             kf[i * UV + c] = kx;
+#endif
             vf[i * UV + c] = vx;
         }
+#ifdef NORMROPE
+        if (u < U) {
+            uint e = ((p0 % pc.slots) * kvw + hoff) / UW + u;
+            uint n = i * UV;
+            ck4[e] = pack(kf[n], kf[n + UV - 1u]);
+            cv4[e] = pack(vf[n], vf[n + UV - 1u]);
+        }
+#endif
     }
 }
 
@@ -259,13 +413,24 @@ void main() {
         return;
     }
 
+#ifdef NORMROPE
+    angles(int(p0));
+#endif
     [[unroll]] for (uint r = 0u; r < G; r++) {
         uint qrow = (g * G + r) * D4; // row h = g*G + r of q, in vec4s
+#ifdef NORMROPE
+        vec4 y[NV];
+        normrope(false, qrow, y);
+#endif
         [[unroll]] for (uint i = 0u; i < NU; i++) {
             uint u = lane + i * gl_SubgroupSize;
             [[unroll]] for (uint c = 0u; c < UV; c++) {
                 uint n = (r * NU + i) * UV + c;
+#ifdef NORMROPE
+                qr[n] = y[i * UV + c] * pc.scale;
+#else
                 qr[n] = u < U ? q4[qrow + u * UV + c] * pc.scale : vec4(0.0);
+#endif
                 acc[n] = vec4(0.0);
             }
         }
@@ -280,7 +445,7 @@ void main() {
     uint nsub = gl_NumSubgroups;
     bool own = p0 < hi && sid == (p0 - lo) % nsub; // lo <= p0 here
     if (own) {
-        load_own();
+        load_own(p0);
     }
     uint cend = min(hi, p0); // cache keys: [lo, cend)
     for (uint j0 = lo; j0 < cend; j0 += nsub * KB) {

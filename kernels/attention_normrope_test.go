@@ -1,0 +1,300 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"gemmavk/gpu"
+	"gemmavk/internal/testutil"
+	"gemmavk/internal/vktest"
+)
+
+// nrCase is one decode step of AttentionNormRopeVk.
+type nrCase struct {
+	attnCase     // T = 1
+	splits       int
+	base, factor float64 // RoPE; 0: 10000, 1
+	layout       decodeLayout
+}
+
+func (c nrCase) String() string {
+	s := fmt.Sprintf("%v/splits=%d", c.attnCase, c.splits)
+	if c.base != 0 {
+		s += fmt.Sprintf("/base=%g/factor=%g", c.base, c.factor)
+	}
+	if c.layout != (decodeLayout{}) {
+		s += fmt.Sprintf("/subgroups=%d/kb=%d", c.layout.subgroups, c.layout.kb)
+	}
+	return s
+}
+
+var nrCases = []nrCase{
+	// The 4B model's shape (GQA 2, D 256): a global layer over 301 keys,
+	// and a sliding ring wrapped many times.
+	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, slots: 512, p0: 300, T: 1}, splits: 3},
+	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, window: 32, slots: 32, p0: 1000, T: 1}, splits: 8},
+	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, slots: 512, p0: 300, T: 1, f32: true}, splits: 8, base: 1e6, factor: 8},
+	// GQA 1 at the last position angles are reduced for, f32 caches.
+	{attnCase: attnCase{d: 256, nH: 4, nKV: 4, window: 16, slots: 16, p0: 131071, T: 1, f32: true}, splits: 2},
+	// p0 = 0: the token's own key only; with 8 splits 7 are empty. GQA 4.
+	{attnCase: attnCase{d: 256, nH: 4, nKV: 1, slots: 64, p0: 0, T: 1}, splits: 8},
+	{attnCase: attnCase{d: 32, nH: 2, nKV: 2, slots: 8, p0: 0, T: 1, f32: true}, splits: 1},
+	// D = 32 (a unit's partner in another lane): windows over wrapped rings.
+	{attnCase: attnCase{d: 32, nH: 4, nKV: 2, window: 6, slots: 6, p0: 100, T: 1}, splits: 1},
+	{attnCase: attnCase{d: 32, nH: 4, nKV: 2, window: 48, slots: 48, p0: 200, T: 1}, splits: 3, base: 1e6, factor: 8},
+	{attnCase: attnCase{d: 32, nH: 8, nKV: 2, window: 16, slots: 16, p0: 16, T: 1, f32: true}, splits: 3},
+	{attnCase: attnCase{d: 32, nH: 8, nKV: 2, slots: 1024, p0: 700, T: 1, f32: true}, splits: 64},
+	// A context shorter than the window: the sliding cache holds it all.
+	{attnCase: attnCase{d: 32, nH: 4, nKV: 1, window: 512, slots: 64, p0: 63, T: 1}, splits: 3},
+	// Other layouts: one subgroup taking 16 keys a step; 8 taking one.
+	{attnCase: attnCase{d: 64, nH: 8, nKV: 4, slots: 1024, p0: 600, T: 1}, splits: 3, layout: decodeLayout{1, 16}},
+	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, window: 64, slots: 64, p0: 600, T: 1, f32: true}, splits: 3, layout: decodeLayout{8, 1}},
+}
+
+// TestAttentionNormRopeVulkan runs AttentionNormRopeVk (attention_decode_nr
+// then attention_combine) against the CPU sequence it replaces:
+// RMSNormRoPE of q, RMSNormRoPE of k with CacheWrite of it and v, then
+// Attention. Output within attnTol (as TestAttentionDecodeVulkan: f32
+// arithmetic in another order; q and k, normalized and rotated within a
+// few f32 ulps, move it by ~1e-6 here). The caches: every row but p0 % Slots
+// keeps its bits; in that row the values are bit-exact (f16 rounded to
+// nearest even, or f32 as is), the keys within normRoPETol of the CPU
+// keys with f32 caches and 1e-3 (one f16 rounding) with f16 ones. The
+// read-only inputs come back unchanged.
+func TestAttentionNormRopeVulkan(t *testing.T) {
+	d := vktest.Device(t)
+	for _, tc := range nrCases {
+		c := tc.attnCase
+		t.Run(tc.String(), func(t *testing.T) {
+			a := c.attn()
+			base, factor := tc.base, tc.factor
+			if base == 0 {
+				base, factor = 10000, 1
+			}
+			const eps = 1e-6
+			r := rand.New(rand.NewPCG(uint64(c.d*1000+c.nH*100+c.nKV), uint64(c.p0)))
+			q, qg, inv := normRoPEInputs(r, 1, c.nH, c.d, base, factor)
+			k, kg, _ := normRoPEInputs(r, 1, c.nKV, c.d, base, factor)
+			kvw := c.nKV * c.d
+			v := randVec(r, kvw)
+			ck, cv := roundF16(randVec(r, c.slots*kvw)), roundF16(randVec(r, c.slots*kvw))
+			pos := []int32{int32(c.p0)}
+
+			// The CPU sequence.
+			qn, kn := make([]float32, len(q)), make([]float32, len(k))
+			RMSNormRoPE(qn, q, qg, pos, c.nH, c.d, eps, base, factor, 0, 1)
+			RMSNormRoPE(kn, k, kg, pos, c.nKV, c.d, eps, base, factor, 0, 1)
+			wantK, wantV := append([]float32(nil), ck...), append([]float32(nil), cv...)
+			CacheWrite(wantK, wantV, kn, v, pos, a, 0, 1)
+			want := make([]float32, len(q))
+			Attention(want, qn, kn, v, wantK, wantV, pos, a, make([]float32, c.p0+1), 0, c.nH)
+
+			ds, err := attentionNormRopeVk(d.Caps(), a, tc.splits, eps, c.f32, tc.layout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := [][]byte{
+				vktest.F32Bytes(q), vktest.F32Bytes(k), vktest.F32Bytes(v),
+				cacheBytes(ck, c.f32), cacheBytes(cv, c.f32), vktest.I32Bytes(pos),
+				vktest.Poisoned(AttentionSplitScratch(a, 1, tc.splits)),
+				vktest.F32Bytes(qg), vktest.F32Bytes(kg), vktest.F32Bytes(inv),
+				vktest.Poisoned(4 * len(q)),
+			}
+			b := newVkBufs(t, d, in...)
+			b.run(b.record(vkPass{ds[0], []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}, vkPass{ds[1], []int{6, 10}}))
+			testutil.CheckClose(t, "attention", vktest.Floats(b.download(10)), want, attnTol)
+			for i, name := range []string{"q", "k", "v", "", "", "pos", "", "qg", "kg", "inv"} {
+				if name != "" && !bytes.Equal(b.download(i), in[i]) {
+					t.Errorf("%s changed", name)
+				}
+			}
+
+			// The caches.
+			row := c.p0 % c.slots
+			gotK, gotV := cacheFloats(b.download(3), c.f32), cacheFloats(b.download(4), c.f32)
+			if !c.f32 {
+				wantV = roundF16(wantV)
+			}
+			for s := range c.slots {
+				gk, gv := gotK[s*kvw:(s+1)*kvw], gotV[s*kvw:(s+1)*kvw]
+				wk, wv := wantK[s*kvw:(s+1)*kvw], wantV[s*kvw:(s+1)*kvw]
+				if s == row {
+					tol := normRoPETol
+					if !c.f32 {
+						tol = 1e-3
+					}
+					testutil.CheckClose(t, fmt.Sprintf("cache keys of row %d", s), gk, wk, tol)
+				} else if !bytes.Equal(vktest.F32Bytes(gk), vktest.F32Bytes(wk)) {
+					t.Errorf("key cache row %d changed", s)
+				}
+				if !bytes.Equal(vktest.F32Bytes(gv), vktest.F32Bytes(wv)) {
+					t.Errorf("value cache row %d: %v…, want %v…", s, gv[:4], wv[:4])
+				}
+			}
+		})
+	}
+}
+
+// TestAttentionNormRopeLowering checks where the fused lowering applies and
+// that its pass 1 is attention_decode's with eps appended.
+func TestAttentionNormRopeLowering(t *testing.T) {
+	h100 := gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true,
+		MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	lvp := gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
+	a4b := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+	for _, tc := range []struct {
+		name string
+		c    gpu.Caps
+		a    Attn
+		f32  bool
+		ok   bool
+	}{
+		{"h100/4b", h100, a4b, false, true},
+		{"h100/4b/f32", h100, a4b, true, true},
+		{"lavapipe/4b", lvp, a4b, false, true},
+		{"lavapipe/gqa16", lvp, Attn{Heads: 16, KVHeads: 1, HeadDim: 256, Scale: 1, Slots: 64}, false, false},
+		{"no subgroup ops", gpu.Caps{SubgroupSize: 32, MaxWorkgroupInvocations: 1024}, a4b, false, false},
+		// D = 72: a multiple of two 4-float units, not of two 8-half ones.
+		{"d=72/f16", h100, Attn{Heads: 4, KVHeads: 2, HeadDim: 72, Scale: 1, Slots: 64}, false, false},
+		{"d=72/f32", h100, Attn{Heads: 4, KVHeads: 2, HeadDim: 72, Scale: 1, Slots: 64}, true, true},
+		{"d=36/f32", h100, Attn{Heads: 4, KVHeads: 2, HeadDim: 36, Scale: 1, Slots: 64}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AttentionNormRopeSupported(tc.c, tc.a, tc.f32); got != tc.ok {
+				t.Fatalf("supported %v, want %v", got, tc.ok)
+			}
+			ds, err := AttentionNormRopeVk(tc.c, tc.a, 8, 1e-6, tc.f32)
+			if !tc.ok {
+				if err == nil {
+					t.Error("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := AttentionSplitVk(tc.c, tc.a, 1, 8, AttnOpts{CacheF32: tc.f32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "attention_decode_nr_f16"
+			if tc.f32 {
+				want = "attention_decode_nr_f32"
+			}
+			p := ds[0]
+			if p.Shader != want || fmt.Sprint(p.Spec) != fmt.Sprint(plain[0].Spec) || p.Groups != plain[0].Groups {
+				t.Errorf("pass 1 %s %v %v, want %s and attention_decode's %v %v", p.Shader, p.Spec, p.Groups,
+					want, plain[0].Spec, plain[0].Groups)
+			}
+			if wantPush := append(append([]byte{}, plain[0].Push...), gpu.Push(gpu.F32(1e-6))...); !bytes.Equal(p.Push, wantPush) {
+				t.Errorf("push %v, want %v", p.Push, wantPush)
+			}
+			if fmt.Sprint(ds[1]) != fmt.Sprint(plain[1]) {
+				t.Errorf("combine %v, want %v", ds[1], plain[1])
+			}
+		})
+	}
+}
+
+// BenchmarkAttentionNormRope times a decode step's q/k norms, RoPE, cache
+// write and split-K attention at the 4B model's shape over f16 caches:
+// "plain" is normrope_f32 (q) and normrope_cache_f16 (k) in one level, then
+// attention_decode and the combine (three levels); "fused" is
+// attention_decode_nr and the combine (two). Device time per step, with
+// the barriers, in µs.
+func BenchmarkAttentionNormRope(b *testing.B) {
+	d := vktest.Device(b)
+	c := d.Caps()
+	for _, keys := range []int{512, 8192} {
+		a := decodeBenchAttn(keys)
+		s := newDecodeBench(b, d, a, keys)
+		r := rand.New(rand.NewPCG(uint64(keys), 10))
+		_, g, inv := normRoPEInputs(r, 1, 1, a.HeadDim, 10000, 1)
+		gain := benchBuffers(b, d, 1, uint64(4*a.HeadDim), vktest.F32Bytes(g))[0]
+		invb := benchBuffers(b, d, 1, uint64(4*len(inv)), vktest.F32Bytes(inv))[0]
+		qn := benchBuffers(b, d, 1, s.q.Size, vktest.Poisoned(4))[0]
+		kn := benchBuffers(b, d, 1, s.k.Size, vktest.Poisoned(4))[0]
+		splits := AttentionSplits(c, a, 1, a.Slots+1)
+		bind := func(ds gpu.Dispatch, bufs ...gpu.Buffer) *gpu.Bound {
+			bd, err := d.Bind(ds, bufs...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(bd.Close)
+			return bd
+		}
+		for _, fused := range []bool{false, true} {
+			name := "plain"
+			if fused {
+				name = "fused"
+			}
+			b.Run(fmt.Sprintf("keys=%d/splits=%d/%s", keys, splits, name), func(b *testing.B) {
+				n := len(s.ck)
+				var levels [][][]*gpu.Bound // per cache copy, per level, dispatches
+				for i := 0; i < n; i++ {
+					if fused {
+						ds, err := AttentionNormRopeVk(c, a, splits, 1e-6, false)
+						if err != nil {
+							b.Fatal(err)
+						}
+						levels = append(levels, [][]*gpu.Bound{
+							{bind(ds[0], s.q, s.k, s.v, s.ck[i], s.cv[i], s.pos, s.scratch, gain, gain, invb)},
+							{bind(ds[1], s.scratch, s.out)},
+						})
+						continue
+					}
+					kc, err := RMSNormRoPECacheVk(c, a, 1, 1e-6, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ds, err := AttentionSplitVk(c, a, 1, splits, AttnOpts{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					levels = append(levels, [][]*gpu.Bound{
+						{bind(RMSNormRoPEVk(c, 1, a.Heads, a.HeadDim, 1e-6), s.q, gain, s.pos, invb, qn),
+							bind(kc, s.k, gain, s.pos, invb, kn, s.v, s.ck[i], s.cv[i])},
+						{bind(ds[0], qn, kn, s.v, s.ck[i], s.cv[i], s.pos, s.scratch)},
+						{bind(ds[1], s.scratch, s.out)},
+					})
+				}
+				const steps = 64
+				rec, err := d.NewRecorder(gpu.RecordOptions{Timestamps: 2})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec.WriteTimestamp("start")
+				for i := 0; i < steps; i++ {
+					for _, level := range levels[i%n] {
+						for _, bd := range level {
+							rec.Dispatch(bd)
+						}
+						rec.Barrier()
+					}
+				}
+				rec.WriteTimestamp("end")
+				run, err := rec.End()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer run.Close()
+				var times []float64
+				for k := 0; k < max(b.N, 5); k++ {
+					if err := run.Run(); err != nil {
+						b.Fatal(err)
+					}
+					ts, err := run.Timestamps()
+					if err != nil || len(ts) != 2 {
+						b.Fatalf("timestamps: %v (%d)", err, len(ts))
+					}
+					times = append(times, ts[1].Nanos*1e-9/steps)
+				}
+				sort.Float64s(times)
+				b.ReportMetric(median(times)*1e6, "us/op")
+			})
+		}
+	}
+}
