@@ -210,7 +210,9 @@ func TestVisionOpsVulkan(t *testing.T) {
 	if err := c.Run(p, &Env{States: map[string][]float32{"x": vb.x}}); err != nil {
 		t.Fatal(err)
 	}
-	v := NewVulkan(d, VulkanOptions{})
+	// f32 products: the ops' arithmetic is checked against the CPU's at
+	// 1e-5 (on cooperative matrices the products would round to f16).
+	v := NewVulkan(d, VulkanOptions{ExactProducts: true})
 	defer v.Close()
 	xb, err := d.Alloc(uint64(4*len(vb.x)), gpu.DeviceLocal)
 	if err != nil {
