@@ -49,11 +49,13 @@ func TestTinyVulkan(t *testing.T) {
 		tol   float64
 	}{
 		{1, false, vkTol}, {5, false, vkTol}, {20, false, vkTol},
-		// With an f32 cache only the summation order differs.
+		// With an f32 cache (and f32 products and attention inputs, which
+		// cooperative matrices would round to f16) only the summation
+		// order differs.
 		{7, true, f32Tol},
 	} {
 		t.Run(fmt.Sprintf("chunk=%d/f32cache=%v", c.chunk, c.f32), func(t *testing.T) {
-			decodeStepsWith(t, m, g, Options{Ctx: 64, Chunk: c.chunk, Device: d, CacheF32: c.f32}, c.tol)
+			decodeStepsWith(t, m, g, Options{Ctx: 64, Chunk: c.chunk, Device: d, CacheF32: c.f32, ExactProducts: c.f32}, c.tol)
 		})
 	}
 }
