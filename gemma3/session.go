@@ -27,10 +27,10 @@ type Options struct {
 	Device *gpu.Device
 	// CacheF32 keeps the GPU KV cache in f32 instead of f16.
 	CacheF32 bool
-	// ExactProducts keeps the GPU's matrix products in f32 activations (see
-	// graph.VulkanOptions.ExactProducts; by default the one-token products
-	// with quantized weights round them to 8 bits, and prefill products
-	// on tensor cores to f16).
+	// ExactProducts keeps the GPU's matrix products and prefill attention
+	// in f32 (see graph.VulkanOptions.ExactProducts; by default the
+	// one-token products with quantized weights round activations to 8
+	// bits, and prefill products and attention on tensor cores to f16).
 	ExactProducts bool
 	// Progress, when set, is called as weights upload to the GPU (during
 	// Prepare, or the first step without it) with the bytes done and the
