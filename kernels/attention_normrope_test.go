@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 
 	"gemmavk/gpu"
@@ -261,38 +260,14 @@ func BenchmarkAttentionNormRope(b *testing.B) {
 						{bind(ds[1], s.scratch, s.out)},
 					})
 				}
-				const steps = 64
-				rec, err := d.NewRecorder(gpu.RecordOptions{Timestamps: 2})
-				if err != nil {
-					b.Fatal(err)
-				}
-				rec.WriteTimestamp("start")
-				for i := 0; i < steps; i++ {
+				times := gpuTimesOf(b, d, 64, func(rec *gpu.Recorder, i int) {
 					for _, level := range levels[i%n] {
 						for _, bd := range level {
 							rec.Dispatch(bd)
 						}
 						rec.Barrier()
 					}
-				}
-				rec.WriteTimestamp("end")
-				run, err := rec.End()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer run.Close()
-				var times []float64
-				for k := 0; k < max(b.N, 5); k++ {
-					if err := run.Run(); err != nil {
-						b.Fatal(err)
-					}
-					ts, err := run.Timestamps()
-					if err != nil || len(ts) != 2 {
-						b.Fatalf("timestamps: %v (%d)", err, len(ts))
-					}
-					times = append(times, ts[1].Nanos*1e-9/steps)
-				}
-				sort.Float64s(times)
+				})
 				b.ReportMetric(median(times)*1e6, "us/op")
 			})
 		}

@@ -24,14 +24,23 @@ const rotateBytes = 256 << 20 // more than the H100's 50 MiB L2, twice over
 // cost is part of every figure (BenchmarkDispatchFloor measures it alone).
 func gpuTimes(b *testing.B, d *gpu.Device, reps int, pick func(i int) *gpu.Bound) []float64 {
 	b.Helper()
+	return gpuTimesOf(b, d, reps, func(rec *gpu.Recorder, i int) {
+		rec.Dispatch(pick(i))
+		rec.Barrier()
+	})
+}
+
+// gpuTimesOf is gpuTimes for repetitions that record more than one
+// dispatch: record records repetition i.
+func gpuTimesOf(b *testing.B, d *gpu.Device, reps int, record func(rec *gpu.Recorder, i int)) []float64 {
+	b.Helper()
 	rec, err := d.NewRecorder(gpu.RecordOptions{Timestamps: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
 	rec.WriteTimestamp("start")
 	for i := 0; i < reps; i++ {
-		rec.Dispatch(pick(i))
-		rec.Barrier()
+		record(rec, i)
 	}
 	rec.WriteTimestamp("end")
 	run, err := rec.End()

@@ -27,13 +27,11 @@ func CoopMatMulSupported(c gpu.Caps, t quant.Type, cols int) bool {
 }
 
 // coopBlock is the column multiple matmul_coop decodes in whole units:
-// the block of a quantized type, 16 bytes of a plain one (quant.glsl).
+// the block of a quantized type, one unit (16 bytes) of a plain one
+// (quant.glsl).
 func coopBlock(t quant.Type) int {
-	switch t {
-	case quant.F32:
-		return 4
-	case quant.F16, quant.BF16:
-		return 8
+	if t.BlockElems() == 1 {
+		return vkUnitElems(t)
 	}
 	return t.BlockElems()
 }
