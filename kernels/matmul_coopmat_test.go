@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -175,5 +176,181 @@ func TestMatMulCoopRejects(t *testing.T) {
 	}
 	if !CoopMatMulSupported(c, quant.Q4_K, 2560) {
 		t.Fatal("Q4_K 2560 columns not supported")
+	}
+}
+
+// gatedCoopReference is matmul_coop_gelu's reference: gate and up as in
+// coopReference (f16-rounded inputs, float64 sums, rounded to f32), then
+// gelu(gate) * up with the shader's form of the GELU (gelu.glsl) in
+// float64.
+func gatedCoopReference(wg, wu *Weight, x []float32, T int) []float32 {
+	g, u := coopReference(wg, x, T), coopReference(wu, x, T)
+	y := make([]float32, len(g))
+	for i := range y {
+		v := float64(g[i])
+		z := 0.7978845608028654 * (v + 0.044715*v*v*v)
+		y[i] = float32(v / (1 + math.Exp(-2*z)) * float64(u[i]))
+	}
+	return y
+}
+
+// runMatMulGeluCoop runs one matmul_coop_gelu dispatch on T random tokens
+// against gatedCoopReference, output poisoned, inputs checked unchanged.
+// Tolerance 2e-5 of max |y|: each of the two f32 sums rounds as
+// matmul_coop's (1e-5) and both reach y.
+func runMatMulGeluCoop(t *testing.T, d *gpu.Device, ds gpu.Dispatch, wg, wu *Weight, T int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(T), uint64(wg.Rows*1000+wg.Cols)))
+	x := randFloats(r, T*wg.Cols, 1)
+	out := vktest.RunOn(t, d, ds, wg.Data, wu.Data, vktest.F32Bytes(x), vktest.Poisoned(4*T*wg.Rows))
+	testutil.CheckClose(t, "matmul_coop_gelu", vktest.Floats(out[3]), gatedCoopReference(wg, wu, x, T), 2e-5)
+	if !bytes.Equal(out[0], wg.Data) || !bytes.Equal(out[1], wu.Data) {
+		t.Error("a weight changed")
+	}
+	testutil.CheckClose(t, "x unchanged", vktest.Floats(out[2]), x, 0)
+}
+
+// TestMatMulGeluCoopVulkan checks matmul_coop_gelu for every weight type
+// against the f16-rounded reference: T off the token tiles (one to four
+// subgroups along tokens), rows off the 16- and 32-row blocks of y.
+func TestMatMulGeluCoopVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, typ := range vkTestTypes {
+		blk := coopBlock(typ)
+		for _, c := range []struct {
+			T int
+			s shapeCase
+		}{
+			{1, shapeCase{1, blk, false}},
+			{5, shapeCase{33, 3 * blk, true}},
+			{40, shapeCase{64, max(blk, 64), false}},
+			{97, shapeCase{130, 2 * max(blk, 64), true}},
+			{200, shapeCase{70, 10 * blk, false}},
+		} {
+			t.Run(fmt.Sprintf("%s/T=%d/%v", typeName(typ), c.T, c.s), func(t *testing.T) {
+				wg, wu := gateUp(t, typ, c.s.rows, c.s.cols, c.s.raw && typ.BlockElems() > 1)
+				ds, err := MatMulGeluCoopVk(d.Caps(), typ, c.T, wg.Rows, wg.Cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				runMatMulGeluCoop(t, d, ds, wg, wu, c.T)
+			})
+		}
+	}
+}
+
+// TestMatMulGeluCoopTilesVulkan checks every workgroup tile of
+// matmul_coop_gelu on a shape off the tiles' edges.
+func TestMatMulGeluCoopTilesVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, typ := range []quant.Type{quant.F16, quant.Q4_K, quant.Q6_K, quant.Q5_0} {
+		for _, tile := range [][2]int{{4, 2}, {2, 2}, {4, 1}, {2, 1}, {1, 1}} {
+			const T, rows, cols = 150, 100, 512
+			t.Run(fmt.Sprintf("%s/st=%d/sr=%d", typeName(typ), tile[0], tile[1]), func(t *testing.T) {
+				wg, wu := gateUp(t, typ, rows, cols, false)
+				ds, err := matMulGeluCoopTile(d.Caps(), typeName(typ), T, rows, cols, tile[0], tile[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				runMatMulGeluCoop(t, d, ds, wg, wu, T)
+			})
+		}
+	}
+}
+
+// TestMatMulGeluCoopRejects checks the fused lowering's errors and its
+// layout: one workgroup per 64 rows of y at the 4B shape.
+func TestMatMulGeluCoopRejects(t *testing.T) {
+	c := gpu.Caps{CoopMat: true, SubgroupSize: 32, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	for _, tc := range []struct {
+		name          string
+		caps          gpu.Caps
+		typ           quant.Type
+		T, rows, cols int
+	}{
+		{"no coopmat", gpu.Caps{SubgroupSize: 32}, quant.F16, 4, 8, 8},
+		{"ragged cols", c, quant.F16, 4, 8, 12},
+		{"no tokens", c, quant.Q4_0, 0, 8, 32},
+		{"no rows", c, quant.Q4_0, 4, 0, 32},
+		{"no decoder", c, quant.IQ4_NL, 4, 8, 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := MatMulGeluCoopVk(tc.caps, tc.typ, tc.T, tc.rows, tc.cols); err == nil {
+				t.Fatal("lowered")
+			}
+		})
+	}
+	if CoopMatMulGeluSupported(gpu.Caps{SubgroupSize: 32}, quant.Q4_K, 2560) || !CoopMatMulGeluSupported(c, quant.Q4_K, 2560) {
+		t.Fatal("support of Q4_K 2560 columns misreported")
+	}
+	ds, err := MatMulGeluCoopVk(c, quant.Q4_K, 512, 10240, 2560)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Shader != "matmul_coop_gelu_q4_k" || ds.Spec[0] != 256 || ds.Spec[1] != 4 || ds.Spec[2] != 2 ||
+		ds.Groups != [3]uint32{160, 4, 1} {
+		t.Fatalf("layout %s spec %v groups %v", ds.Shader, ds.Spec, ds.Groups)
+	}
+}
+
+// BenchmarkMatMulGeluCoop measures the fused gate/up/GELU product on
+// cooperative matrices against the unfused path the graph records without
+// it (the gate and up products at one level, then gelu_mul_f32) at the 4B
+// model's MLP shape.
+func BenchmarkMatMulGeluCoop(b *testing.B) {
+	d := coopDevice(b)
+	c := d.Caps()
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, typ := range []quant.Type{quant.Q4_K, quant.F16} {
+		for _, s := range []struct{ T, rows, cols int }{{512, 10240, 2560}, {128, 10240, 2560}} {
+			row, err := quant.Quantize(typ, randFloats(r, s.cols, 1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ws := benchBuffers(b, d, 2, uint64(len(row)*s.rows), row)
+			x := benchBuffers(b, d, 1, uint64(4*s.T*s.cols), vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
+			outs := benchBuffers(b, d, 3, uint64(4*s.T*s.rows), vktest.Poisoned(4)) // gate, up, y
+			flops := 4.0 * float64(s.T*s.rows*s.cols)
+			b.Run(fmt.Sprintf("%s/T=%d/%dx%d/kernel=fused", typeName(typ), s.T, s.rows, s.cols), func(b *testing.B) {
+				ds, err := MatMulGeluCoopVk(c, typ, s.T, s.rows, s.cols)
+				if err != nil {
+					b.Skip(err)
+				}
+				bound, err := d.Bind(ds, ws[0], ws[1], x, outs[2])
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer bound.Close()
+				times := gpuTimes(b, d, 10, func(int) *gpu.Bound { return bound })
+				b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+				b.ReportMetric(median(times)*1e6, "us/op")
+			})
+			b.Run(fmt.Sprintf("%s/T=%d/%dx%d/kernel=unfused", typeName(typ), s.T, s.rows, s.cols), func(b *testing.B) {
+				mm, err := MatMulCoopVk(c, typ, s.T, s.rows, s.cols)
+				if err != nil {
+					b.Skip(err)
+				}
+				var bound [3]*gpu.Bound
+				for i, bufs := range [][]gpu.Buffer{{ws[0], x, outs[0]}, {ws[1], x, outs[1]}} {
+					if bound[i], err = d.Bind(mm, bufs...); err != nil {
+						b.Fatal(err)
+					}
+					defer bound[i].Close()
+				}
+				if bound[2], err = d.Bind(GeluMulVk(c, s.T*s.rows), outs[0], outs[1], outs[2]); err != nil {
+					b.Fatal(err)
+				}
+				defer bound[2].Close()
+				times := gpuTimesOf(b, d, 10, func(rec *gpu.Recorder, _ int) {
+					rec.Dispatch(bound[0])
+					rec.Dispatch(bound[1])
+					rec.Barrier()
+					rec.Dispatch(bound[2])
+					rec.Barrier()
+				})
+				b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+				b.ReportMetric(median(times)*1e6, "us/op")
+			})
+		}
 	}
 }
