@@ -257,9 +257,6 @@ func (s *Session) compile(T int, opt StepOptions) (*compiled, error) {
 			g = graph.FuseNormMatVec(g, vk.exec.CanNormMatVec)
 			// The q/k norms, RoPE and cache write inside attention.
 			g = graph.FuseAttentionNormRope(g, vk.exec.CanAttentionNormRope)
-		} else {
-			// Prefill: gate, up and GELU in one cooperative-matrix pass.
-			g = graph.FuseMatMulGelu(g, vk.exec.CanMatMulGelu)
 		}
 	}
 	p, err := graph.NewPlan(g)

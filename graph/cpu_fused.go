@@ -20,22 +20,6 @@ func (c *CPU) fused(n *Node, f32 func(*Tensor) []float32, i32 func(*Tensor) []in
 		}
 	case OpMatMulGelu:
 		wg, wu := in[1].Matrix, in[2].Matrix
-		if T := in[0].Rows(); T > 1 {
-			// Several tokens (FuseMatMulGelu): both products into scratch,
-			// then GeluMul, as the plain ops run.
-			x, out := f32(in[0]), f32(n.Out)
-			gate, up := make([]float32, len(out)), make([]float32, len(out))
-			for _, p := range []struct {
-				y []float32
-				w *kernels.Weight
-			}{{gate, wg}, {up, wu}} {
-				c.parallel(p.w.Rows, func(lo, hi int) {
-					kernels.MatMul(p.y, x, p.w, T, make([]float32, 4*p.w.Cols), lo, hi)
-				})
-			}
-			c.parallel(len(out), func(lo, hi int) { kernels.GeluMul(out, gate, up, lo, hi) })
-			break
-		}
 		c.parallel(wg.Rows, func(lo, hi int) {
 			kernels.MatVecGelu(f32(n.Out), f32(in[0]), wg, wu, make([]float32, 8*wg.Cols), lo, hi)
 		})

@@ -12,8 +12,7 @@ import "gemmavk/kernels"
 //     attention cannot overwrite a row the chunk's queries read: one token
 //     per step, or a cache that never wraps (global layers).
 //   - gate/up/GELU: GeluMul(MatMul(x, Wg), MatMul(x, Wu)) -> OpMatMulGelu,
-//     for one token and weights of one type (several tokens:
-//     FuseMatMulGelu).
+//     for one token and weights of one type.
 //   - post-norm + residual add (+ the next pre-norm): Add(x, RMSNorm(o))
 //     -> OpAddRMSNorm, taking a following full-row RMSNorm of the sum as its
 //     second output.
@@ -21,7 +20,12 @@ import "gemmavk/kernels"
 // An intermediate is fused away only when the replaced op is its sole
 // reader and the caller does not read it.
 func Fuse(g *Graph) *Graph {
-	f := newFuser(g)
+	f := &fuser{g: g, readers: map[*Tensor][]*Node{}, dead: map[*Node]bool{}}
+	for _, n := range g.Nodes {
+		for _, in := range n.In {
+			f.readers[in] = append(f.readers[in], n)
+		}
+	}
 	repl := map[*Node]*Node{}
 	for _, n := range g.Nodes {
 		if m := f.rule(n); m != nil {
@@ -55,17 +59,6 @@ type fuser struct {
 	dead    map[*Node]bool
 }
 
-// newFuser returns a fuser of g with its readers found.
-func newFuser(g *Graph) *fuser {
-	f := &fuser{g: g, readers: map[*Tensor][]*Node{}, dead: map[*Node]bool{}}
-	for _, n := range g.Nodes {
-		for _, in := range n.In {
-			f.readers[in] = append(f.readers[in], n)
-		}
-	}
-	return f
-}
-
 // only returns the node producing t when n is t's sole reader and the
 // caller does not read t.
 func (f *fuser) only(t *Tensor, n *Node, op Op) *Node {
@@ -93,10 +86,13 @@ func (f *fuser) rule(n *Node) *Node {
 		return &Node{Op: OpRMSNormRoPE, In: []*Tensor{norm.In[0], norm.In[1], n.In[1]}, Out: n.Out,
 			Attr: NormRopeAttr{Eps: norm.Attr.(NormAttr).Eps, Rope: n.Attr.(RopeAttr)}}
 	case OpGeluMul:
-		if n.In[0].Rows() != 1 {
+		gate, up := f.only(n.In[0], n, OpMatMul), f.only(n.In[1], n, OpMatMul)
+		if gate == nil || up == nil || gate.In[0] != up.In[0] || gate.In[0].Rows() != 1 ||
+			gate.In[1].Matrix.Type != up.In[1].Matrix.Type {
 			return nil
 		}
-		return f.gated(n, func(wg, wu *kernels.Weight) bool { return true })
+		f.dead[gate], f.dead[up] = true, true
+		return &Node{Op: OpMatMulGelu, In: []*Tensor{gate.In[0], gate.In[1], up.In[1]}, Out: n.Out}
 	case OpAdd:
 		for i := 0; i < 2; i++ {
 			norm := f.only(n.In[1-i], n, OpRMSNorm)
@@ -119,44 +115,6 @@ func (f *fuser) rule(n *Node) *Node {
 		}
 	}
 	return nil
-}
-
-// gated returns the OpMatMulGelu that replaces the OpGeluMul n, marking
-// its gate and up products dead, when n is GeluMul(MatMul(x, Wg),
-// MatMul(x, Wu)) with weights of one type, the products read by n alone,
-// and can accepts the weights; else nil.
-func (f *fuser) gated(n *Node, can func(wg, wu *kernels.Weight) bool) *Node {
-	gate, up := f.only(n.In[0], n, OpMatMul), f.only(n.In[1], n, OpMatMul)
-	if gate == nil || up == nil || gate.In[0] != up.In[0] ||
-		gate.In[1].Matrix.Type != up.In[1].Matrix.Type || !can(gate.In[1].Matrix, up.In[1].Matrix) {
-		return nil
-	}
-	f.dead[gate], f.dead[up] = true, true
-	return &Node{Op: OpMatMulGelu, In: []*Tensor{gate.In[0], gate.In[1], up.In[1]}, Out: n.Out}
-}
-
-// FuseMatMulGelu is Fuse's gate/up/GELU rule for several tokens (prefill),
-// for executors that run OpMatMulGelu of T > 1 rows in one dispatch:
-// GeluMul(MatMul(x, Wg), MatMul(x, Wu)) -> OpMatMulGelu where x has more
-// than one row, the weights are of one type and shape, the products have
-// no other reader (nor the caller), and can accepts the weights (the
-// executor lowers the fused node). One-row products are left to Fuse. The
-// values are those of the plain ops.
-func FuseMatMulGelu(g *Graph, can func(wg, wu *kernels.Weight) bool) *Graph {
-	f := newFuser(g)
-	same := func(wg, wu *kernels.Weight) bool {
-		return wg.Rows == wu.Rows && wg.Cols == wu.Cols && can(wg, wu)
-	}
-	repl := map[*Node]*Node{}
-	for _, n := range g.Nodes {
-		if n.Op != OpGeluMul || n.In[0].Rows() <= 1 {
-			continue
-		}
-		if m := f.gated(n, same); m != nil {
-			repl[n] = m
-		}
-	}
-	return rewrite(g, f.dead, repl)
 }
 
 // fuseCacheWrites moves each cache write into the fused norm + RoPE of its

@@ -41,8 +41,7 @@ const (
 	// into the KV cache (the CacheWrite it replaces). In: k, gain, pos, v,
 	// cacheK, cacheV. Attr: NormRopeAttr with Attn.
 	OpRMSNormRoPECache
-	// OpMatMulGelu: gelu_tanh(x · Wgᵀ) * (x · Wuᵀ). In: x, Wg, Wu. Made by
-	// Fuse for one token, by FuseMatMulGelu for several.
+	// OpMatMulGelu: gelu_tanh(x · Wgᵀ) * (x · Wuᵀ). In: x, Wg, Wu.
 	OpMatMulGelu
 	// OpAddRMSNorm: Out = x + RMSNorm(o, g1); with a fourth input g2, Out2 =
 	// RMSNorm(Out, g2). In: o, x, g1[, g2]. Attr: NormAttr.

@@ -285,18 +285,11 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 			b[:4], []gpu.Buffer{out, b[4], b[5]})
 	case OpMatMulGelu:
 		wg := in[1].Matrix
-		var ds gpu.Dispatch
-		var err error
-		switch T := in[0].Rows(); {
-		case T > 1 && !r.v.CanMatMulGelu(wg, in[2].Matrix):
-			return fmt.Errorf("%s of %d tokens: %s weights not fused on this device", n.Op, T, wg.Type)
-		case T > 1:
-			ds, err = kernels.MatMulGeluCoopVk(c, wg.Type, T, wg.Rows, wg.Cols)
-		case r.v.q8(wg):
-			ds, err = kernels.MatVecGeluQ8Vk(c, wg.Type, wg.Rows, wg.Cols)
-		default:
-			ds, err = kernels.MatVecGeluVk(c, wg.Type, wg.Rows, wg.Cols)
+		lower := kernels.MatVecGeluVk
+		if r.v.q8(wg) {
+			lower = kernels.MatVecGeluQ8Vk
 		}
+		ds, err := lower(c, wg.Type, wg.Rows, wg.Cols)
 		if err != nil {
 			return err
 		}
@@ -582,21 +575,6 @@ func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
 // weights keep the f32 kernel: their precision is why one would keep them.
 func (v *Vulkan) coop(w *kernels.Weight) bool {
 	return !v.opt.ExactProducts && w.Type != quant.F32 && kernels.CoopMatMulSupported(v.dev.Caps(), w.Type, w.Cols)
-}
-
-// CanMatMulGelu reports whether the executor runs OpMatMulGelu of several
-// tokens with weights wg and wu in one dispatch (cooperative matrices,
-// kernels.MatMulGeluCoopVk): their products of several tokens run on
-// cooperative matrices (coop), the weights are of one type and shape, and
-// each fits one binding. Pass it to FuseMatMulGelu.
-func (v *Vulkan) CanMatMulGelu(wg, wu *kernels.Weight) bool {
-	c := v.dev.Caps()
-	if !v.coop(wg) || wg.Type != wu.Type || wg.Rows != wu.Rows || wg.Cols != wu.Cols ||
-		!kernels.CoopMatMulGeluSupported(c, wg.Type, wg.Cols) {
-		return false
-	}
-	per, err := partRows(c, wg.Rows, wg.RowBytes())
-	return err == nil && per == wg.Rows
 }
 
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
