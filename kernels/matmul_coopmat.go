@@ -85,13 +85,6 @@ func coopTile(T, rows int) (st, sr int) {
 // matMulCoopTile is the dispatch of matmul_coop_<name> with st × sr
 // subgroups per workgroup.
 func matMulCoopTile(c gpu.Caps, name string, T, rows, cols, ldy, st, sr int) (gpu.Dispatch, error) {
-	return coopDispatch(c, "matmul_coop_"+name, T, rows, cols, ldy, st, sr, sr*coopSubgroupRows)
-}
-
-// coopDispatch lays out a matmul_coop shader with st × sr subgroups per
-// workgroup, each workgroup writing wgRows rows of y (all tokens of its
-// tile).
-func coopDispatch(c gpu.Caps, shader string, T, rows, cols, ldy, st, sr, wgRows int) (gpu.Dispatch, error) {
 	wg := st * sr * int(c.SubgroupSize)
 	if c.SubgroupSize == 0 || wg > int(c.MaxWorkgroupInvocations) {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: a workgroup of %d subgroups of %d exceeds the device", st*sr, c.SubgroupSize)
@@ -105,54 +98,11 @@ func coopDispatch(c gpu.Caps, shader string, T, rows, cols, ldy, st, sr, wgRows 
 	if tiles > maxGroups {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: T = %d needs %d token tiles, over %d", T, tiles, maxGroups)
 	}
-	g := rowGroups(int(ceilDiv(rows, wgRows)))
+	g := rowGroups(int(ceilDiv(rows, sr*coopSubgroupRows)))
 	return gpu.Dispatch{
-		Shader: shader,
+		Shader: "matmul_coop_" + name,
 		Spec:   []uint32{uint32(wg), uint32(st), uint32(sr)},
 		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols), uint32(ldy)),
 		Groups: [3]uint32{g[0], uint32(tiles), g[1]},
 	}, nil
-}
-
-// CoopMatMulGeluSupported reports whether MatMulGeluCoopVk lowers the gated
-// product of two t weights of cols columns on the device with
-// capabilities c: where MatMulCoopVk lowers each of them.
-func CoopMatMulGeluSupported(c gpu.Caps, t quant.Type, cols int) bool {
-	return CoopMatMulSupported(c, t, cols)
-}
-
-// MatMulGeluCoopVk lowers the gated MLP product of T tokens onto
-// cooperative matrices, the gate and up products and GELU in one dispatch:
-//
-//	y[t][r] = gelu(x_t · Wg[r]) * (x_t · Wu[r])
-//
-// with Wg and Wu [rows, cols] of type t, the products rounded as in
-// MatMulCoopVk and the gelu of GeluMulVk. Bindings: 0 Wg uint words
-// [rows × RowBytes(t, cols)]; 1 Wu, as Wg; 2 x f32 [T, cols]; 3 y f32
-// [T, rows]. It fails where CoopMatMulGeluSupported is false.
-func MatMulGeluCoopVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error) {
-	if !c.CoopMat {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul_gelu: the device has no cooperative matrices")
-	}
-	if T <= 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul_gelu: T = %d not positive", T)
-	}
-	name, err := vkWeight("matmul_gelu", t, rows, cols)
-	if err != nil {
-		return gpu.Dispatch{}, err
-	}
-	if cols%coopBlock(t) != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul_gelu on cooperative matrices: %d columns are not a multiple of %d", cols, coopBlock(t))
-	}
-	// A workgroup stages as many weight rows as matmul_coop's, two per
-	// row of y: pick the tile as for a product with twice the rows.
-	st, sr := coopTile(T, 2*rows)
-	return matMulGeluCoopTile(c, name, T, rows, cols, st, sr)
-}
-
-// matMulGeluCoopTile is the dispatch of matmul_coop_gelu_<name> with
-// st × sr subgroups per workgroup: each subgroup writes 32 rows of y, half
-// a plain subgroup's, from the gate and up products of those rows.
-func matMulGeluCoopTile(c gpu.Caps, name string, T, rows, cols, st, sr int) (gpu.Dispatch, error) {
-	return coopDispatch(c, "matmul_coop_gelu_"+name, T, rows, cols, rows, st, sr, sr*coopSubgroupRows/2)
 }

@@ -28,25 +28,6 @@
 // x is loaded into registers while the current one is multiplied.
 // Interior 16 x 16 blocks of y are stored directly; blocks on the edge of T
 // or rows pass through a per-subgroup f32 staging tile.
-//
-// GELU variants (matmul_coop_gelu_<type>), the gated MLP product of T
-// tokens:
-//
-//	y[t][r] = gelu(x_t · Wg[r]) * (x_t · Wu[r])   Wg, Wu [rows, cols] of one type
-//
-// Bindings: 0 Wg, 1 Wu (uint words, as W); 2 x f32 [T, cols]; 3 y f32
-// [T, rows] with row stride ldy. Push and spec as above. A workgroup
-// computes BM tokens by WN = 32*SR output rows, rows [m0, m0+WN) with
-// m0 = (z * groups.x + x) * WN; it stages the same BN = 64*SR weight rows
-// as the plain kernel, tile rows [0, WN) from Wg rows [m0, m0+WN) and
-// [WN, 2WN) from Wu's same rows. Subgroup (st, sr) owns tokens
-// [32st, 32st+32) and output rows [32sr, 32sr+32): accumulators j = 0, 1
-// multiply tile rows 32sr + 16j (gate), j = 2, 3 tile rows WN + 32sr +
-// 16(j-2) (up), so the gate and up of each element lie in the same
-// invocation at the same index of two accumulators of one type. The
-// epilogue forms gelu(gate) * up (gelu.glsl, as gelu_mul_f32) per element
-// and stores the 2 x 2 blocks as above. Shared memory as the plain kernel
-// (45,056 bytes at ST = 4, SR = 2).
 //! variant matmul_coop_f32 TYPE_F32
 //! variant matmul_coop_f16 TYPE_F16
 //! variant matmul_coop_bf16 TYPE_BF16
@@ -60,19 +41,6 @@
 //! variant matmul_coop_q4_k TYPE_Q4_K
 //! variant matmul_coop_q5_k TYPE_Q5_K
 //! variant matmul_coop_q6_k TYPE_Q6_K
-//! variant matmul_coop_gelu_f32 TYPE_F32 GELU
-//! variant matmul_coop_gelu_f16 TYPE_F16 GELU
-//! variant matmul_coop_gelu_bf16 TYPE_BF16 GELU
-//! variant matmul_coop_gelu_q4_0 TYPE_Q4_0 GELU
-//! variant matmul_coop_gelu_q4_1 TYPE_Q4_1 GELU
-//! variant matmul_coop_gelu_q5_0 TYPE_Q5_0 GELU
-//! variant matmul_coop_gelu_q5_1 TYPE_Q5_1 GELU
-//! variant matmul_coop_gelu_q8_0 TYPE_Q8_0 GELU
-//! variant matmul_coop_gelu_q2_k TYPE_Q2_K GELU
-//! variant matmul_coop_gelu_q3_k TYPE_Q3_K GELU
-//! variant matmul_coop_gelu_q4_k TYPE_Q4_K GELU
-//! variant matmul_coop_gelu_q5_k TYPE_Q5_K GELU
-//! variant matmul_coop_gelu_q6_k TYPE_Q6_K GELU
 //! requires coopmat
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_cooperative_matrix : require
@@ -85,16 +53,9 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ST = 4;
 layout(constant_id = 2) const uint SR = 1;
 
-#ifdef GELU
-layout(binding = 0) readonly buffer W { uint wq[]; };
-layout(binding = 1) readonly buffer WU { uint wu[]; };
-layout(binding = 2) readonly buffer X { vec4 x4[]; };
-layout(binding = 3) writeonly buffer Y { float y[]; };
-#else
 layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer X { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
-#endif
 
 layout(push_constant) uniform Push {
     uint T;
@@ -104,10 +65,6 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "quant.glsl"
-#ifdef GELU
-#include "gelu.glsl"
-#include "quant_wu.glsl"
-#endif
 
 const uint BK = 64u;
 // Row stride of both tiles in f16vec4 units (72 halves, 144 bytes): the pad
@@ -115,15 +72,7 @@ const uint BK = 64u;
 // cooperative loads count f16vec4s, the arrays' element type.
 const uint SA4 = BK / 4u + 2u;
 const uint BM = 32u * ST;
-const uint BN = 64u * SR; // weight rows staged
-#ifdef GELU
-const uint NW = 2u;        // weights: Wg, Wu
-const uint RS = 32u;       // output rows per subgroup
-#else
-const uint NW = 1u;
-const uint RS = 64u;
-#endif
-const uint WN = BN / NW;   // tile rows per weight: the workgroup's output rows
+const uint BN = 64u * SR;
 const float F16_MAX = 65504.0;
 const uint EU = 4u * uint(QV); // elements per decoded unit
 const uint UT = BK / EU;       // units per row of a tile
@@ -134,26 +83,20 @@ shared float shStage[ST * SR * 256u];
 
 #define ACC coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
 
-// w_at decodes unit e of weight W's tile of rows [m0, m0+WN), columns
+// w_at decodes unit e of the weight tile of rows [m0, m0+BN), columns
 // [k0, k0+BK) into v; consecutive e are consecutive units of a row (the
 // tile's row e / UT). Rows past the end repeat the last one and units past
 // the row's end are zero; neither is ever stored to y. No branch: the
 // caller keeps these loads in one block with the products they overlap.
-// wu_at (GELU) is w_at reading Wu.
-#define W_AT(NAME, UNIT)                                                     \
-    void NAME(uint e, uint k0, uint m0, uint nu, uint rowBytes, out vec4 v[QV]) { \
-        uint n = min(e / UT, WN - 1u);                                       \
-        uint gu = k0 / EU + e % UT;                                          \
-        uint gc = min(gu, nu - 1u);                                          \
-        UNIT(min(m0 + n, pc.rows - 1u) * rowBytes + (gc / QU) * QB, gc % QU, v); \
-        [[unroll]] for (uint k = 0u; k < QV; k++) {                          \
-            v[k] = gu < nu ? v[k] : vec4(0.0);                               \
-        }                                                                    \
+void w_at(uint e, uint k0, uint m0, uint nu, uint rowBytes, out vec4 v[QV]) {
+    uint n = min(e / UT, BN - 1u);
+    uint gu = k0 / EU + e % UT;
+    uint gc = min(gu, nu - 1u);
+    q_unit(min(m0 + n, pc.rows - 1u) * rowBytes + (gc / QU) * QB, gc % QU, v);
+    [[unroll]] for (uint k = 0u; k < QV; k++) {
+        v[k] = gu < nu ? v[k] : vec4(0.0);
     }
-W_AT(w_at, q_unit)
-#ifdef GELU
-W_AT(wu_at, qu_unit)
-#endif
+}
 
 // x_at is vec4 e of x's slice at tokens [t0, t0+BM), columns [k0, k0+BK):
 // token t0 + e / 16, columns k0 + 4*(e % 16); zero outside x.
@@ -166,38 +109,21 @@ vec4 x_at(uint e, uint t0, uint k0, uint c4) {
 }
 
 // fetch loads the slice of x (rounded to f16) and decodes the weight tile
-// at column k0 into the registers xr and wr (see main): wr holds W's units,
-// then (GELU) Wu's.
-#define fetch_w(wr, AT, w, k0, m0, nu, rowBytes)                             \
-    [[unroll]] for (uint i = 0u; i < WR; i++) {                              \
-        vec4 v[QV];                                                          \
-        AT(tid + i * NT, k0, m0, nu, rowBytes, v);                           \
-        [[unroll]] for (uint k = 0u; k < QV; k++) {                          \
-            wr[((w) * WR + i) * QV + k] = f16vec4(v[k]);                     \
-        }                                                                    \
-    }
-#ifdef GELU
-#define fetch_wu(wr, k0, m0, nu, rowBytes) fetch_w(wr, wu_at, 1u, k0, m0, nu, rowBytes)
-#else
-#define fetch_wu(wr, k0, m0, nu, rowBytes)
-#endif
+// at column k0 into the registers xr and wr (see main).
 #define fetch(xr, wr, k0, t0, m0, nu, rowBytes, c4)                          \
     [[unroll]] for (uint i = 0u; i < XR; i++) {                              \
         xr[i] = f16vec4(clamp(x_at(tid + i * NT, t0, k0, c4), -F16_MAX, F16_MAX)); \
     }                                                                        \
-    fetch_w(wr, w_at, 0u, k0, m0, nu, rowBytes)                              \
-    fetch_wu(wr, k0, m0, nu, rowBytes)
-
-// B_ROW is the first tile row of accumulator column j of subgroup sr:
-// rows 64sr + 16j, or (GELU) 32sr + 16(j%2) of Wg's half (j < 2) or Wu's.
-#ifdef GELU
-#define B_ROW(sr, j) ((j) / 2u * WN + RS * (sr) + 16u * ((j) % 2u))
-#else
-#define B_ROW(sr, j) (RS * (sr) + 16u * (j))
-#endif
+    [[unroll]] for (uint i = 0u; i < WR; i++) {                              \
+        vec4 v[QV];                                                          \
+        w_at(tid + i * NT, k0, m0, nu, rowBytes, v);                         \
+        [[unroll]] for (uint k = 0u; k < QV; k++) {                          \
+            wr[i * QV + k] = f16vec4(v[k]);                                  \
+        }                                                                    \
+    }
 
 void main() {
-    uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * WN;
+    uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * BN;
     if (m0 >= pc.rows) {
         return;
     }
@@ -222,12 +148,12 @@ void main() {
     // The next slice of x and of W wait in registers while the current one
     // is multiplied: entry i of invocation l is vec4 l + i*WG of the x
     // slice (x_at), so 16 consecutive invocations read a token's 64
-    // columns, and unit l + i*WG of each weight's tile (w_at, wu_at). The
-    // last slice's loads repeat it and are never stored.
+    // columns, and unit l + i*WG of the weight tile (w_at). The last
+    // slice's loads repeat it and are never stored.
     const uint XR = (BM * (BK / 4u) + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
-    const uint WR = (WN * UT + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    const uint WR = (BN * UT + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
     f16vec4 xr[XR];
-    f16vec4 wr[NW * WR * QV];
+    f16vec4 wr[WR * QV];
     uint kLast = (pc.cols - 1u) / BK * BK;
     fetch(xr, wr, 0u, t0, m0, nu, rowBytes, c4);
     for (uint k0 = 0u; k0 < pc.cols; k0 += BK) {
@@ -237,15 +163,13 @@ void main() {
                 shX[(e / (BK / 4u)) * SA4 + e % (BK / 4u)] = xr[i];
             }
         }
-        [[unroll]] for (uint w = 0u; w < NW; w++) {
-            [[unroll]] for (uint i = 0u; i < WR; i++) {
-                uint e = tid + i * NT;
-                if (e < WN * UT) {
-                    uint n = w * WN + e / UT;
-                    uint gu = k0 / EU + e % UT;
-                    [[unroll]] for (uint k = 0u; k < QV; k++) {
-                        shW[n * SA4 + ((gu / QU) * QK + q_pos(gu % QU, k) - k0) / 4u] = wr[(w * WR + i) * QV + k];
-                    }
+        [[unroll]] for (uint i = 0u; i < WR; i++) {
+            uint e = tid + i * NT;
+            if (e < BN * UT) {
+                uint n = e / UT;
+                uint gu = k0 / EU + e % UT;
+                [[unroll]] for (uint k = 0u; k < QV; k++) {
+                    shW[n * SA4 + ((gu / QU) * QK + q_pos(gu % QU, k) - k0) / 4u] = wr[i * QV + k];
                 }
             }
         }
@@ -258,7 +182,7 @@ void main() {
                 coopMatLoad(a[i], shX, (32u * st + 16u * i) * SA4 + kk / 4u, SA4, gl_CooperativeMatrixLayoutRowMajor);
             }
             [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                coopMatLoad(b[j], shW, B_ROW(sr, j) * SA4 + kk / 4u, SA4, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(b[j], shW, (64u * sr + 16u * j) * SA4 + kk / 4u, SA4, gl_CooperativeMatrixLayoutColumnMajor);
             }
             [[unroll]] for (uint i = 0u; i < 2u; i++) {
                 [[unroll]] for (uint j = 0u; j < 4u; j++) {
@@ -271,22 +195,13 @@ void main() {
 
     uint lane = gl_SubgroupInvocationID;
     [[unroll]] for (uint i = 0u; i < 2u; i++) {
-        [[unroll]] for (uint j = 0u; j < 4u / NW; j++) {
-            ACC o = acc[i][j];
-#ifdef GELU
-            // Matrices of one type map element k to the same (t, r): gate
-            // and up of an element meet in one invocation.
-            ACC u = acc[i][j + 2u];
-            for (int k = 0; k < o.length(); k++) {
-                o[k] = gelu(o[k]) * u[k];
-            }
-#endif
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
             uint t = t0 + 32u * st + 16u * i;
-            uint r = m0 + RS * sr + 16u * j;
+            uint r = m0 + 64u * sr + 16u * j;
             if (t + 16u <= pc.T && r + 16u <= pc.rows) {
-                coopMatStore(o, y, t * pc.ldy + r, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatStore(acc[i][j], y, t * pc.ldy + r, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
             } else if (t < pc.T && r < pc.rows) {
-                coopMatStore(o, shStage, sg * 256u, 16u, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatStore(acc[i][j], shStage, sg * 256u, 16u, gl_CooperativeMatrixLayoutRowMajor);
                 subgroupMemoryBarrierShared();
                 for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
                     uint tt = t + e / 16u, rr = r + e % 16u;
