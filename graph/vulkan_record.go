@@ -553,11 +553,11 @@ func (v *Vulkan) q8(w *kernels.Weight) bool {
 	return !v.opt.ExactProducts && kernels.MatVecQ8Supported(v.dev.Caps(), w.Type, w.Cols)
 }
 
-// splitScratch returns size bytes of the plan's scratch for split
-// attention's partial results. Every attention node shares one buffer
-// (grown when a node needs more): the layers run one after another, and
-// the hazard tracking puts a barrier between one layer's combine reading it
-// and the next layer's first pass writing it.
+// splitScratch returns size bytes of the plan's scratch for the partial
+// results of split attention and of products cut into runs of K. Every
+// such node shares one buffer (grown when a node needs more): they run one
+// after another, and the hazard tracking puts a barrier between one node's
+// second pass reading it and the next node's first pass writing it.
 func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
 	if !r.vp.splitScratch.Valid() || r.vp.splitScratch.Size < size {
 		b, err := r.v.dev.Alloc(size, gpu.DeviceLocal)
@@ -594,6 +594,23 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		case T == 1:
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
 			yp = out.Slice(uint64(4*r0), uint64(4*rows))
+		case r.v.coop(w) && kernels.CoopMatMulSplits(T, rows, w.Cols) > 1:
+			// Runs of K into the scratch, then their sum into y.
+			kparts := kernels.CoopMatMulSplits(T, rows, w.Cols)
+			dss, err := kernels.MatMulCoopSplitVk(c, w.Type, T, rows, w.Cols, w.Rows, kparts)
+			if err != nil {
+				return err
+			}
+			scratch, err := r.splitScratch(uint64(kernels.MatMulCoopSplitScratch(T, rows, kparts)))
+			if err != nil {
+				return err
+			}
+			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
+			if err := r.dispatch(dss[0], []gpu.Buffer{wp, x, scratch}, []gpu.Buffer{x}, []gpu.Buffer{scratch}); err != nil {
+				return err
+			}
+			r.weighs(wp.Size)
+			return r.dispatch(dss[1], []gpu.Buffer{scratch, yp}, []gpu.Buffer{scratch}, []gpu.Buffer{yp})
 		case r.v.coop(w):
 			ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
 			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))

@@ -313,6 +313,50 @@ func BenchmarkDispatchFloor(b *testing.B) {
 	b.ReportMetric(median(times)*1e6, "us/op")
 }
 
+// BenchmarkMatMulCoopSplit measures products cut into runs of K and
+// summed (both passes, a barrier between) at the 4B model's prefill shapes,
+// in TFLOP/s of the product.
+func BenchmarkMatMulCoopSplit(b *testing.B) {
+	d := coopDevice(b)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ T, rows, cols int }{{512, 2560, 10240}, {512, 2560, 2048}, {512, 2048, 2560}, {512, 1024, 2560}} {
+		row, err := quant.Quantize(quant.Q4_K, randFloats(r, s.cols, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := benchBuffers(b, d, 1, uint64(len(row)*s.rows), row)[0]
+		x := benchBuffers(b, d, 1, uint64(4*s.T*s.cols), vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
+		y := benchBuffers(b, d, 1, uint64(4*s.T*s.rows), vktest.Poisoned(4))[0]
+		scratch := benchBuffers(b, d, 1, uint64(MatMulCoopSplitScratch(s.T, s.rows, 4)), vktest.Poisoned(4))[0]
+		flops := 2.0 * float64(s.T*s.rows*s.cols)
+		for kparts := 1; kparts <= 4; kparts++ {
+			b.Run(fmt.Sprintf("q4_k/%dx%d/kparts=%d", s.rows, s.cols, kparts), func(b *testing.B) {
+				ds, err := MatMulCoopSplitVk(d.Caps(), quant.Q4_K, s.T, s.rows, s.cols, s.rows, kparts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p1, err := d.Bind(ds[0], w, x, scratch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p1.Close()
+				p2, err := d.Bind(ds[1], scratch, y)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p2.Close()
+				times := gpuTimesOf(b, d, 10, func(rec *gpu.Recorder, _ int) {
+					rec.Dispatch(p1)
+					rec.Barrier()
+					rec.Dispatch(p2)
+					rec.Barrier()
+				})
+				b.ReportMetric(flops/median(times)/1e12, "TFLOP/s")
+			})
+		}
+	}
+}
+
 // BenchmarkMatMulCoop measures the cooperative-matrix GEMM beside the
 // portable tiled one at prefill shapes of the 4B model (T tokens; q, k/v,
 // o, gate/up and down), in TFLOP/s.
@@ -337,16 +381,16 @@ func BenchmarkMatMulCoop(b *testing.B) {
 			}{
 				{"coop", func() (gpu.Dispatch, error) { return MatMulCoopVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
 				{"coop42", func() (gpu.Dispatch, error) {
-					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 2)
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 2, 1, 0)
 				}},
 				{"coop22", func() (gpu.Dispatch, error) {
-					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 2)
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 2, 1, 0)
 				}},
 				{"coop41", func() (gpu.Dispatch, error) {
-					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 1)
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 4, 1, 1, 0)
 				}},
 				{"coop21", func() (gpu.Dispatch, error) {
-					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 1)
+					return matMulCoopTile(d.Caps(), typeName(typ), s.T, s.rows, s.cols, s.rows, 2, 1, 1, 0)
 				}},
 				{"tiled", func() (gpu.Dispatch, error) { return MatMulVk(d.Caps(), typ, s.T, s.rows, s.cols) }},
 			} {

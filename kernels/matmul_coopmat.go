@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 
 	"gemmavk/gpu"
 	"gemmavk/kernels/quant"
@@ -66,7 +67,65 @@ func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dis
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul on cooperative matrices: %d columns are not a multiple of %d", cols, coopBlock(t))
 	}
 	st, sr := coopTile(T, rows)
-	return matMulCoopTile(c, name, T, rows, cols, ldy, st, sr)
+	return matMulCoopTile(c, name, T, rows, cols, ldy, st, sr, 1, 0)
+}
+
+// CoopMatMulSplits returns how many runs of K MatMulCoopSplitVk should cut
+// a product of T tokens with a rows × cols weight into; 1 means
+// MatMulCoopVk. Long products whose tiles make too few workgroups to fill
+// a large GPU (under 100, the H100 has 132 SMs) are cut into up to four
+// runs, aiming at about 240 workgroups and keeping at least 8 slices of 64
+// columns in a run: the 4B model's o and down products at T = 512 (80
+// workgroups each). Products under 2048 rows or columns are left whole:
+// they are the small q/k/v products, which share a level and fill the GPU
+// together.
+func CoopMatMulSplits(T, rows, cols int) int {
+	st, sr := coopTile(T, rows)
+	groups := int(ceilDiv(T, st*coopSubgroupTokens) * ceilDiv(rows, sr*coopSubgroupRows))
+	if groups >= 100 || rows < 2048 || cols < 2048 {
+		return 1
+	}
+	return max(1, min(int(ceilDiv(240, groups)), cols/64/8, 4))
+}
+
+// MatMulCoopSplitScratch is the size in bytes of MatMulCoopSplitVk's
+// scratch: kparts partial results [T, rows] in f32.
+func MatMulCoopSplitScratch(T, rows, kparts int) int { return 4 * kparts * T * rows }
+
+// MatMulCoopSplitVk lowers MatMulCoopPartVk's product as kparts runs of K
+// (CoopMatMulSplits) and their sum, for long products whose tiles alone
+// would leave the GPU short of workgroups. Record a barrier between the
+// two dispatches. The runs' partial sums are added in a fixed order, so
+// results do not depend on scheduling (they differ from the unsplit
+// product's by the order of the f32 sums).
+//
+// Pass 1 (matmul_coop_<type>): bindings 0 W, 1 x f32 [T, cols], 2 the
+// scratch f32 [kparts, T, rows] (MatMulCoopSplitScratch bytes).
+// Pass 2 (matmul_sum): bindings 0 the scratch, 1 y f32 [T, ldy]; push T,
+// rows, ldy, kparts; spec workgroup size.
+func MatMulCoopSplitVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy, kparts int) ([]gpu.Dispatch, error) {
+	if kparts < 1 || kparts > cols/64+1 {
+		return nil, fmt.Errorf("kernels: matmul: %d runs of %d columns", kparts, cols)
+	}
+	d, err := MatMulCoopPartVk(c, t, T, rows, cols, ldy)
+	if err != nil {
+		return nil, err
+	}
+	st, sr := coopTile(T, rows)
+	name := strings.TrimPrefix(d.Shader, "matmul_coop_")
+	pass1, err := matMulCoopTile(c, name, T, rows, cols, rows, st, sr, kparts, T*rows)
+	if err != nil {
+		return nil, err
+	}
+	wg := rowWorkgroup(c, 256)
+	g := rowGroups(int(ceilDiv(T*rows, int(wg))))
+	pass2 := gpu.Dispatch{
+		Shader: "matmul_sum",
+		Spec:   []uint32{wg},
+		Push:   gpu.Push(uint32(T), uint32(rows), uint32(ldy), uint32(kparts)),
+		Groups: g,
+	}
+	return []gpu.Dispatch{pass1, pass2}, nil
 }
 
 // coopTile picks the workgroup's subgroups along the tokens (st, no more
@@ -84,7 +143,7 @@ func coopTile(T, rows int) (st, sr int) {
 
 // matMulCoopTile is the dispatch of matmul_coop_<name> with st × sr
 // subgroups per workgroup.
-func matMulCoopTile(c gpu.Caps, name string, T, rows, cols, ldy, st, sr int) (gpu.Dispatch, error) {
+func matMulCoopTile(c gpu.Caps, name string, T, rows, cols, ldy, st, sr, kparts, pstride int) (gpu.Dispatch, error) {
 	wg := st * sr * int(c.SubgroupSize)
 	if c.SubgroupSize == 0 || wg > int(c.MaxWorkgroupInvocations) {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: a workgroup of %d subgroups of %d exceeds the device", st*sr, c.SubgroupSize)
@@ -94,7 +153,7 @@ func matMulCoopTile(c gpu.Caps, name string, T, rows, cols, ldy, st, sr int) (gp
 	if c.MaxSharedMemory > 0 && shared > int(c.MaxSharedMemory) {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: %d bytes of shared memory, device has %d", shared, c.MaxSharedMemory)
 	}
-	tiles := int(ceilDiv(T, st*coopSubgroupTokens))
+	tiles := int(ceilDiv(T, st*coopSubgroupTokens)) * kparts
 	if tiles > maxGroups {
 		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: T = %d needs %d token tiles, over %d", T, tiles, maxGroups)
 	}
@@ -102,7 +161,7 @@ func matMulCoopTile(c gpu.Caps, name string, T, rows, cols, ldy, st, sr int) (gp
 	return gpu.Dispatch{
 		Shader: "matmul_coop_" + name,
 		Spec:   []uint32{uint32(wg), uint32(st), uint32(sr)},
-		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols), uint32(ldy)),
+		Push:   gpu.Push(uint32(T), uint32(rows), uint32(cols), uint32(ldy), uint32(kparts), uint32(pstride)),
 		Groups: [3]uint32{g[0], uint32(tiles), g[1]},
 	}, nil
 }

@@ -107,13 +107,62 @@ func TestMatMulCoopTilesVulkan(t *testing.T) {
 				w := vkTestWeight(t, typ, s)
 				r := rand.New(rand.NewPCG(uint64(tile[0]), uint64(tile[1])))
 				x := randFloats(r, T*w.Cols, 1)
-				ds, err := matMulCoopTile(d.Caps(), typeName(typ), T, w.Rows, w.Cols, w.Rows, tile[0], tile[1])
+				ds, err := matMulCoopTile(d.Caps(), typeName(typ), T, w.Rows, w.Cols, w.Rows, tile[0], tile[1], 1, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
 				out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*T*w.Rows))
 				testutil.CheckClose(t, "matmul_coop", vktest.Floats(out[2]), coopReference(w, x, T), 1e-5)
 			})
+		}
+	}
+}
+
+// TestMatMulCoopSplitVulkan checks products cut into runs of K: the runs'
+// partial sums (pass 1 into the scratch) and their sum (pass 2) into a
+// wider output, against the f16-rounded reference; runs may be uneven or
+// empty.
+func TestMatMulCoopSplitVulkan(t *testing.T) {
+	d := coopDevice(t)
+	for _, c := range []struct {
+		typ           quant.Type
+		T, kparts, ld int
+		s             shapeCase
+	}{
+		{quant.Q4_K, 150, 3, 200, shapeCase{200, 2560, true}},
+		{quant.Q6_K, 70, 2, 130, shapeCase{130, 768, false}},
+		{quant.F16, 33, 4, 40, shapeCase{40, 200, false}},  // 4 slices: one each
+		{quant.Q4_0, 100, 4, 70, shapeCase{70, 192, true}}, // 3 slices: one run empty
+	} {
+		t.Run(fmt.Sprintf("%s/T=%d/kparts=%d/%v", typeName(c.typ), c.T, c.kparts, c.s), func(t *testing.T) {
+			w := vkTestWeight(t, c.typ, c.s)
+			r := rand.New(rand.NewPCG(uint64(c.T), uint64(c.kparts)))
+			x := randFloats(r, c.T*w.Cols, 1)
+			ds, err := MatMulCoopSplitVk(d.Caps(), c.typ, c.T, w.Rows, w.Cols, c.ld, c.kparts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := vktest.RunOn(t, d, ds[0], w.Data, vktest.F32Bytes(x), vktest.Poisoned(MatMulCoopSplitScratch(c.T, w.Rows, c.kparts)))[2]
+			out := vktest.RunOn(t, d, ds[1], parts, vktest.Poisoned(4*((c.T-1)*c.ld+w.Rows)))[1]
+			got := vktest.Floats(out)
+			y := make([]float32, c.T*w.Rows)
+			for tt := 0; tt < c.T; tt++ {
+				copy(y[tt*w.Rows:], got[tt*c.ld:tt*c.ld+w.Rows])
+			}
+			testutil.CheckClose(t, "matmul_coop split", y, coopReference(w, x, c.T), 1e-5)
+		})
+	}
+}
+
+// TestCoopMatMulSplits checks the choice of K runs at the 4B model's
+// prefill shapes: o and down (80 workgroups) in 3, the rest whole.
+func TestCoopMatMulSplits(t *testing.T) {
+	for _, c := range []struct{ T, rows, cols, want int }{
+		{512, 2560, 10240, 3}, {512, 2560, 2048, 3}, {512, 10240, 2560, 1}, {512, 2048, 2560, 1},
+		{512, 1024, 2560, 1}, {64, 2560, 10240, 4}, {512, 1152, 6912, 1},
+	} {
+		if got := CoopMatMulSplits(c.T, c.rows, c.cols); got != c.want {
+			t.Errorf("T=%d %d×%d: %d runs, want %d", c.T, c.rows, c.cols, got, c.want)
 		}
 	}
 }

@@ -13,7 +13,10 @@
 // bytes, see quant.glsl; 4-byte aligned start); 1 x f32 [T, cols] as vec4
 // (readonly); 2 y f32 [T, rows] with row stride ldy.
 // Push: T, rows, cols, ldy (the stride of y's rows: rows, or more when W is
-// a part of a larger weight and y the matching columns of a larger output).
+// a part of a larger weight and y the matching columns of a larger output),
+// kparts, pstride: with kparts > 1 the K slices are cut into kparts runs,
+// group y = token tile * kparts + run, and run p writes its partial sums to
+// y from element p * pstride (matmul_sum adds the runs).
 // cols must be a multiple of QK (and so of 4); the units of the last K
 // slice past the row's end are zero.
 // Spec: 0 workgroup size, ST*SR subgroups; 1 ST, subgroups along tokens;
@@ -62,6 +65,8 @@ layout(push_constant) uniform Push {
     uint rows;
     uint cols;
     uint ldy;
+    uint kparts; // runs of K the workgroups of a tile split (1: none)
+    uint pstride; // elements between the outputs of two runs
 } pc;
 
 #include "quant.glsl"
@@ -127,7 +132,14 @@ void main() {
     if (m0 >= pc.rows) {
         return;
     }
-    uint t0 = gl_WorkGroupID.y * BM;
+    uint part = gl_WorkGroupID.y % pc.kparts;
+    uint t0 = gl_WorkGroupID.y / pc.kparts * BM;
+    // This workgroup's run of K: whole slices, the runs as even as they go.
+    uint slices = (pc.cols + BK - 1u) / BK;
+    uint per = (slices + pc.kparts - 1u) / pc.kparts;
+    uint kBegin = min(part * per, slices) * BK;
+    uint kEnd = min((part + 1u) * per * BK, pc.cols);
+    uint yoff = part * pc.pstride;
     uint tid = gl_LocalInvocationID.x;
     uint NT = gl_WorkGroupSize.x;
     uint sg = gl_SubgroupID;
@@ -154,9 +166,9 @@ void main() {
     const uint WR = (BN * UT + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
     f16vec4 xr[XR];
     f16vec4 wr[WR * QV];
-    uint kLast = (pc.cols - 1u) / BK * BK;
-    fetch(xr, wr, 0u, t0, m0, nu, rowBytes, c4);
-    for (uint k0 = 0u; k0 < pc.cols; k0 += BK) {
+    uint kLast = kEnd > kBegin ? (kEnd - 1u) / BK * BK : kBegin;
+    fetch(xr, wr, min(kBegin, kLast), t0, m0, nu, rowBytes, c4);
+    for (uint k0 = kBegin; k0 < kEnd; k0 += BK) {
         [[unroll]] for (uint i = 0u; i < XR; i++) {
             uint e = tid + i * NT;
             if (e < BM * (BK / 4u)) {
@@ -199,14 +211,14 @@ void main() {
             uint t = t0 + 32u * st + 16u * i;
             uint r = m0 + 64u * sr + 16u * j;
             if (t + 16u <= pc.T && r + 16u <= pc.rows) {
-                coopMatStore(acc[i][j], y, t * pc.ldy + r, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatStore(acc[i][j], y, yoff + t * pc.ldy + r, pc.ldy, gl_CooperativeMatrixLayoutRowMajor);
             } else if (t < pc.T && r < pc.rows) {
                 coopMatStore(acc[i][j], shStage, sg * 256u, 16u, gl_CooperativeMatrixLayoutRowMajor);
                 subgroupMemoryBarrierShared();
                 for (uint e = lane; e < 256u; e += gl_SubgroupSize) {
                     uint tt = t + e / 16u, rr = r + e % 16u;
                     if (tt < pc.T && rr < pc.rows) {
-                        y[tt * pc.ldy + rr] = shStage[sg * 256u + e];
+                        y[yoff + tt * pc.ldy + rr] = shStage[sg * 256u + e];
                     }
                 }
                 subgroupMemoryBarrierShared();
