@@ -75,14 +75,16 @@ func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dis
 // MatMulCoopVk. Long products whose tiles make too few workgroups to fill
 // a large GPU (under 100, the H100 has 132 SMs) are cut into up to four
 // runs, aiming at about 240 workgroups and keeping at least 8 slices of 64
-// columns in a run: the 4B model's o and down products at T = 512 (80
-// workgroups each). Products under 2048 rows or columns are left whole:
+// columns in a run: the 4B model's o and down products and the 1B model's
+// down product at T = 512 (80 and 72 workgroups). Products with fewer than
+// 2048 columns, or fewer than 2048 rows and 4096 columns, are left whole:
 // they are the small q/k/v products, which share a level and fill the GPU
-// together.
+// together (splitting the 4B model's k and v as well cost 0.5% at pp512
+// on the H100, splitting the 1B model's down gained 7.7%).
 func CoopMatMulSplits(T, rows, cols int) int {
 	st, sr := coopTile(T, rows)
 	groups := int(ceilDiv(T, st*coopSubgroupTokens) * ceilDiv(rows, sr*coopSubgroupRows))
-	if groups >= 100 || rows < 2048 || cols < 2048 {
+	if groups >= 100 || cols < 2048 || (rows < 2048 && cols < 4096) {
 		return 1
 	}
 	return max(1, min(int(ceilDiv(240, groups)), cols/64/8, 4))
