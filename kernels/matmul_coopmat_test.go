@@ -155,11 +155,11 @@ func TestMatMulCoopSplitVulkan(t *testing.T) {
 }
 
 // TestCoopMatMulSplits checks the choice of K runs at the 4B and 1B
-// models' prefill shapes: 4B o and down (80 workgroups) in 3, 1B down (72)
-// in 4, the rest whole.
+// models' prefill shapes: 4B o and down (80 workgroups) in 3, 4B q (64)
+// and 1B down (36) in 4, the rest whole.
 func TestCoopMatMulSplits(t *testing.T) {
 	for _, c := range []struct{ T, rows, cols, want int }{
-		{512, 2560, 10240, 3}, {512, 2560, 2048, 3}, {512, 10240, 2560, 1}, {512, 2048, 2560, 1},
+		{512, 2560, 10240, 3}, {512, 2560, 2048, 3}, {512, 10240, 2560, 1}, {512, 2048, 2560, 4},
 		{512, 1024, 2560, 1}, {64, 2560, 10240, 4}, {512, 1152, 6912, 4}, {512, 1024, 1152, 1},
 	} {
 		if got := CoopMatMulSplits(c.T, c.rows, c.cols); got != c.want {
