@@ -378,14 +378,9 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a, T, splits)))
-	if err != nil {
-		return err
-	}
-	if err := r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch}); err != nil {
-		return err
-	}
-	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+	return r.viaScratch(uint64(kernels.AttentionSplitScratch(a, T, splits)), ds[1], out, func(scratch gpu.Buffer) error {
+		return r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch})
+	})
 }
 
 // attnSplits is the split count of the attention of a chunk of T tokens
@@ -437,16 +432,11 @@ func (r *recorder) attentionNormRope(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)))
-	if err != nil {
-		return err
-	}
 	q, qg, k, kg, v, ck, cv, pos := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
-	if err := r.dispatch(ds[0], []gpu.Buffer{q, k, v, ck, cv, pos, scratch, qg, kg, inv},
-		[]gpu.Buffer{q, k, v, ck, cv, pos}, []gpu.Buffer{scratch, ck, cv}); err != nil {
-		return err
-	}
-	return r.dispatch(ds[1], []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+	return r.viaScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)), ds[1], out, func(scratch gpu.Buffer) error {
+		return r.dispatch(ds[0], []gpu.Buffer{q, k, v, ck, cv, pos, scratch, qg, kg, inv},
+			[]gpu.Buffer{q, k, v, ck, cv, pos}, []gpu.Buffer{scratch, ck, cv})
+	})
 }
 
 // partRows is the row count of the parts a weight of rows × rowBytes is
@@ -570,6 +560,20 @@ func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
 	return r.vp.splitScratch.Slice(0, size), nil
 }
 
+// viaScratch records a split operation's two passes: first, recorded by
+// first, writes partial results to size bytes of the plan's scratch
+// (splitScratch); second reads them (binding 0) and writes out (binding 1).
+func (r *recorder) viaScratch(size uint64, second gpu.Dispatch, out gpu.Buffer, first func(scratch gpu.Buffer) error) error {
+	scratch, err := r.splitScratch(size)
+	if err != nil {
+		return err
+	}
+	if err := first(scratch); err != nil {
+		return err
+	}
+	return r.dispatch(second, []gpu.Buffer{scratch, out}, []gpu.Buffer{scratch}, []gpu.Buffer{out})
+}
+
 // coop reports whether products of several tokens with w run on
 // cooperative matrices with f16 inputs (VulkanOptions.ExactProducts). F32
 // weights keep the f32 kernel: their precision is why one would keep them.
@@ -584,48 +588,45 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
 	T := n.In[0].Rows()
 	return r.weightParts(n, func(x, wp gpu.Buffer, w *kernels.Weight, r0, rows int) error {
+		// This part's columns of y: T rows of stride w.Rows.
+		yp := out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
 		var ds gpu.Dispatch
-		var yp gpu.Buffer
 		var err error
+		kparts := 1
 		switch {
 		case T == 1 && r.v.q8(w):
 			ds, err = kernels.MatVecQ8Vk(c, w.Type, rows, w.Cols)
-			yp = out.Slice(uint64(4*r0), uint64(4*rows))
 		case T == 1:
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
-			yp = out.Slice(uint64(4*r0), uint64(4*rows))
-		case r.v.coop(w) && kernels.CoopMatMulSplits(T, rows, w.Cols) > 1:
-			// Runs of K into the scratch, then their sum into y.
-			kparts := kernels.CoopMatMulSplits(T, rows, w.Cols)
-			dss, err := kernels.MatMulCoopSplitVk(c, w.Type, T, rows, w.Cols, w.Rows, kparts)
-			if err != nil {
-				return err
-			}
-			scratch, err := r.splitScratch(uint64(kernels.MatMulCoopSplitScratch(T, rows, kparts)))
-			if err != nil {
-				return err
-			}
-			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
-			if err := r.dispatch(dss[0], []gpu.Buffer{wp, x, scratch}, []gpu.Buffer{x}, []gpu.Buffer{scratch}); err != nil {
-				return err
-			}
-			r.weighs(wp.Size)
-			return r.dispatch(dss[1], []gpu.Buffer{scratch, yp}, []gpu.Buffer{scratch}, []gpu.Buffer{yp})
 		case r.v.coop(w):
-			ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
-			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
+			if kparts = kernels.CoopMatMulSplits(T, rows, w.Cols); kparts == 1 {
+				ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
+			}
 		default:
 			ds, err = kernels.MatMulPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
-			yp = out.Slice(uint64(4*r0), uint64(4*((T-1)*w.Rows+rows)))
 		}
 		if err != nil {
 			return err
 		}
-		if err := r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp}); err != nil {
+		if kparts == 1 {
+			if err := r.dispatch(ds, []gpu.Buffer{wp, x, yp}, []gpu.Buffer{x}, []gpu.Buffer{yp}); err != nil {
+				return err
+			}
+			r.weighs(wp.Size)
+			return nil
+		}
+		// Runs of K into the scratch, then their sum into y.
+		dss, err := kernels.MatMulCoopSplitVk(c, w.Type, T, rows, w.Cols, w.Rows, kparts)
+		if err != nil {
 			return err
 		}
-		r.weighs(wp.Size)
-		return nil
+		return r.viaScratch(uint64(kernels.MatMulCoopSplitScratch(T, rows, kparts)), dss[1], yp, func(scratch gpu.Buffer) error {
+			if err := r.dispatch(dss[0], []gpu.Buffer{wp, x, scratch}, []gpu.Buffer{x}, []gpu.Buffer{scratch}); err != nil {
+				return err
+			}
+			r.weighs(wp.Size)
+			return nil
+		})
 	})
 }
 

@@ -146,13 +146,19 @@ func checkRecords(t *testing.T, got, want []float32, dim int) {
 	testutil.CheckClose(t, "sums and accumulators", gv, wv, attnTol)
 }
 
+// The devices and geometry of the one-token attention lowering tests: an
+// H100-like device, a lavapipe-like one, the 4B model's heads.
+var (
+	decodeH100 = gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true,
+		MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
+	decodeLavapipe = gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
+	decode4B       = Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+)
+
 // TestAttentionDecodeLowering checks attention_decode's layout on an
 // H100-like device and lavapipe-like one, and where it falls back.
 func TestAttentionDecodeLowering(t *testing.T) {
-	h100 := gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true,
-		MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
-	lvp := gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
-	a4b := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+	h100, lvp, a4b := decodeH100, decodeLavapipe, decode4B
 	for _, tc := range []struct {
 		name   string
 		c      gpu.Caps

@@ -56,8 +56,8 @@ func AttentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 b
 // attentionNormRopeVk is AttentionNormRopeVk with attention_decode's layout
 // from l.
 func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) ([]gpu.Dispatch, error) {
-	if splits < 1 || splits > combineMaxSplits {
-		return nil, fmt.Errorf("kernels: attention norm rope: %d splits (1 to %d)", splits, combineMaxSplits)
+	if err := checkSplits(splits); err != nil {
+		return nil, err
 	}
 	pass1, ok, err := attnNormRopeDispatch(c, a, splits, eps, cacheF32, l)
 	if err != nil {
@@ -66,13 +66,7 @@ func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 b
 	if !ok {
 		return nil, fmt.Errorf("kernels: attention norm rope: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
 	}
-	// The combine pass of the plain split-K lowering (it does not depend on
-	// pass 1's variant).
-	ds, err := attentionSplitVk(c, a, 1, splits, AttnOpts{CacheF32: cacheF32}, splitPass1{generic: true})
-	if err != nil {
-		return nil, err
-	}
-	return []gpu.Dispatch{pass1, ds[1]}, nil
+	return []gpu.Dispatch{pass1, attnCombineDispatch(c, a, 1, splits)}, nil
 }
 
 // attnNormRopeDispatch lowers pass 1 of AttentionNormRopeVk, or returns ok

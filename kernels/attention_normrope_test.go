@@ -140,10 +140,7 @@ func TestAttentionNormRopeVulkan(t *testing.T) {
 // TestAttentionNormRopeLowering checks where the fused lowering applies and
 // that its pass 1 is attention_decode's with eps appended.
 func TestAttentionNormRopeLowering(t *testing.T) {
-	h100 := gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true,
-		MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
-	lvp := gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
-	a4b := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+	h100, lvp, a4b := decodeH100, decodeLavapipe, decode4B
 	for _, tc := range []struct {
 		name string
 		c    gpu.Caps

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"strings"
 
 	"gemmavk/gpu"
 	"gemmavk/kernels/quant"
@@ -19,11 +18,31 @@ const (
 // CoopMatMulSupported reports whether MatMulCoopVk lowers products with t
 // weights of cols columns on the device with capabilities c.
 func CoopMatMulSupported(c gpu.Caps, t quant.Type, cols int) bool {
-	if !c.CoopMat || c.SubgroupSize == 0 {
-		return false
+	_, err := coopWeight(c, t, 1, 1, cols, 1)
+	return err == nil && c.SubgroupSize != 0
+}
+
+// coopWeight checks a product of T tokens with a rows × cols weight of
+// type t, writing rows of stride ldy, against matmul_coop's needs, and
+// returns the type's shader suffix.
+func coopWeight(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (string, error) {
+	if !c.CoopMat {
+		return "", fmt.Errorf("kernels: matmul: the device has no cooperative matrices")
 	}
-	_, err := vkWeight("matmul", t, 1, cols)
-	return err == nil && cols%coopBlock(t) == 0
+	if ldy < rows {
+		return "", fmt.Errorf("kernels: matmul: output stride %d below %d rows", ldy, rows)
+	}
+	if T <= 0 {
+		return "", fmt.Errorf("kernels: matmul: T = %d not positive", T)
+	}
+	name, err := vkWeight("matmul", t, rows, cols)
+	if err != nil {
+		return "", err
+	}
+	if cols%coopBlock(t) != 0 {
+		return "", fmt.Errorf("kernels: matmul on cooperative matrices: %d columns are not a multiple of %d", cols, coopBlock(t))
+	}
+	return name, nil
 }
 
 // coopBlock is the column multiple matmul_coop decodes in whole units:
@@ -49,21 +68,9 @@ func MatMulCoopVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, er
 // MatMulCoopPartVk is MatMulCoopVk writing y with a row stride of ldy >=
 // rows (a part of a weight too large for one binding; see MatMulPartVk).
 func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dispatch, error) {
-	if !c.CoopMat {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: the device has no cooperative matrices")
-	}
-	if ldy < rows {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: output stride %d below %d rows", ldy, rows)
-	}
-	if T <= 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul: T = %d not positive", T)
-	}
-	name, err := vkWeight("matmul", t, rows, cols)
+	name, err := coopWeight(c, t, T, rows, cols, ldy)
 	if err != nil {
 		return gpu.Dispatch{}, err
-	}
-	if cols%coopBlock(t) != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matmul on cooperative matrices: %d columns are not a multiple of %d", cols, coopBlock(t))
 	}
 	st, sr := coopTile(T)
 	return matMulCoopTile(c, name, T, rows, cols, ldy, st, sr, 1, 0)
@@ -108,12 +115,11 @@ func MatMulCoopSplitVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy, kparts int)
 	if kparts < 1 || kparts > cols/64+1 {
 		return nil, fmt.Errorf("kernels: matmul: %d runs of %d columns", kparts, cols)
 	}
-	d, err := MatMulCoopPartVk(c, t, T, rows, cols, ldy)
+	name, err := coopWeight(c, t, T, rows, cols, ldy)
 	if err != nil {
 		return nil, err
 	}
 	st, sr := coopTile(T)
-	name := strings.TrimPrefix(d.Shader, "matmul_coop_")
 	pass1, err := matMulCoopTile(c, name, T, rows, cols, rows, st, sr, kparts, T*rows)
 	if err != nil {
 		return nil, err
