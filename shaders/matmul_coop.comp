@@ -167,7 +167,7 @@ void main() {
     f16vec4 xr[XR];
     f16vec4 wr[WR * QV];
     uint kLast = kEnd > kBegin ? (kEnd - 1u) / BK * BK : kBegin;
-    fetch(xr, wr, min(kBegin, kLast), t0, m0, nu, rowBytes, c4);
+    fetch(xr, wr, kBegin, t0, m0, nu, rowBytes, c4);
     for (uint k0 = kBegin; k0 < kEnd; k0 += BK) {
         [[unroll]] for (uint i = 0u; i < XR; i++) {
             uint e = tid + i * NT;
