@@ -84,6 +84,7 @@ type vkPlan struct {
 	inputs                       map[string]gpu.Buffer // host-visible i32 buffers
 	scratch                      []gpu.Buffer
 	splitScratch                 gpu.Buffer // shared by split attention (recorder.splitScratch)
+	arrivals                     gpu.Buffer // shared arrival counters (recorder.arrivals)
 	bound                        []*gpu.Bound
 	cmds                         []command
 	rec                          *gpu.Recording

@@ -560,6 +560,29 @@ func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
 	return r.vp.splitScratch.Slice(0, size), nil
 }
 
+// arrivals returns n zeroed uint32 counters of the plan for kernels whose
+// last workgroup to finish does a final step (it counts the workgroups in
+// with an atomic add, and the one that completes the count sets it back to
+// zero for the next run). Every such node shares one buffer (grown when a
+// node needs more): a node binds it as read and written, so the hazard
+// tracking orders it after the previous user, whose counters are zero
+// again by then.
+func (r *recorder) arrivals(n int) (gpu.Buffer, error) {
+	size := uint64(4 * max(n, 1))
+	if !r.vp.arrivals.Valid() || r.vp.arrivals.Size < size {
+		b, err := r.v.dev.Alloc(size, gpu.DeviceLocal)
+		if err != nil {
+			return gpu.Buffer{}, fmt.Errorf("arrival counters: %w", err)
+		}
+		r.vp.scratch = append(r.vp.scratch, b)
+		if err := r.v.dev.Upload(b, make([]byte, size)); err != nil {
+			return gpu.Buffer{}, fmt.Errorf("arrival counters: %w", err)
+		}
+		r.vp.arrivals = b
+	}
+	return r.vp.arrivals.Slice(0, size), nil
+}
+
 // viaScratch records a split operation's two passes: first, recorded by
 // first, writes partial results to size bytes of the plan's scratch
 // (splitScratch); second reads them (binding 0) and writes out (binding 1).
