@@ -71,6 +71,8 @@ type recorder struct {
 	vp  *vkPlan
 	h   hazards
 	env *VulkanEnv
+	// half holds the activations stored in f16 (halfActs).
+	half map[*Tensor]bool
 }
 
 // before adds a barrier when the next command conflicts with the commands
@@ -162,7 +164,7 @@ func (v *Vulkan) prepare(p *Plan, env *VulkanEnv) (vp *vkPlan, err error) {
 		}
 		vp.inputs[t.Name] = b
 	}
-	r := &recorder{v: v, vp: vp, env: env}
+	r := &recorder{v: v, vp: vp, env: env, half: v.halfActs(p)}
 	for _, n := range p.Steps {
 		if err := r.step(n); err != nil {
 			return vp, fmt.Errorf("%s -> %v: %w", n.Op, n.Out, err)
@@ -204,6 +206,10 @@ func (r *recorder) step(n *Node) error {
 		return r.embed(n, out)
 	case OpRMSNorm:
 		g := len(in[1].Vector)
+		if r.half[n.Out] {
+			ds, err := kernels.RMSNormHalfVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps)
+			return one(ds, err, in[0], in[1])
+		}
 		return one(kernels.RMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps), nil, in[0], in[1])
 	case OpMatMul:
 		return r.matmul(n, out)
@@ -241,6 +247,10 @@ func (r *recorder) step(n *Node) error {
 	case OpAdd:
 		return one(kernels.AddVk(c, n.Out.Len()), nil, in[0], in[1])
 	case OpGeluMul:
+		if r.half[n.Out] {
+			ds, err := kernels.GeluMulHalfVk(c, n.Out.Len())
+			return one(ds, err, in[0], in[1])
+		}
 		return one(kernels.GeluMulVk(c, n.Out.Len()), nil, in[0], in[1])
 	case OpLastRow:
 		src, err := r.buf(in[0])
@@ -323,6 +333,11 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 			writes = append(writes, f)
 		}
 		ds := kernels.AddRMSNormVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps, second)
+		if second && r.half[n.Out2] {
+			if ds, err = kernels.AddRMSNormHalfVk(c, in[0].Len()/g, g, n.Attr.(NormAttr).Eps); err != nil {
+				return err
+			}
+		}
 		return r.dispatch(ds, []gpu.Buffer{b[0], b[1], b[2], g2, out, f}, b[:2], writes)
 	}
 	return r.vision(n, out)
@@ -604,6 +619,49 @@ func (v *Vulkan) coop(w *kernels.Weight) bool {
 	return !v.opt.ExactProducts && w.Type != quant.F32 && kernels.CoopMatMulSupported(v.dev.Caps(), w.Type, w.Cols)
 }
 
+// halfActs returns the activations of p that are stored in f16 (pairs of
+// halves in uint words, in the first half of their arena range): those
+// that a norm or gelu_mul makes for products on cooperative matrices
+// alone. Those products round x to f16 as they stage it anyway (clamped to
+// its range, as the producers' _h variants clamp it), so the results are
+// the same while the products read half the bytes of x, which every
+// workgroup along a row of tiles reads again (4B pp512: 2560 to 10240
+// columns of x per 128 weight rows).
+func (v *Vulkan) halfActs(p *Plan) map[*Tensor]bool {
+	readers := map[*Tensor][]*Node{}
+	for _, n := range p.Steps {
+		for _, t := range n.In {
+			readers[t] = append(readers[t], n)
+		}
+	}
+	half := map[*Tensor]bool{}
+	for _, n := range p.Steps {
+		var t *Tensor
+		switch {
+		case n.Op == OpRMSNorm && len(n.In[1].Vector) == n.Out.Cols():
+			t = n.Out // a row norm, not one per head
+		case n.Op == OpAddRMSNorm && n.Out2 != nil:
+			t = n.Out2
+		case n.Op == OpGeluMul:
+			t = n.Out
+		default:
+			continue
+		}
+		if t.Output || t.Rows() < 2 || t.Cols()%2 != 0 || len(readers[t]) == 0 {
+			continue
+		}
+		ok := true
+		for _, m := range readers[t] {
+			if m.Op != OpMatMul || m.In[0] != t || !v.coop(m.In[1].Matrix) {
+				ok = false
+				break
+			}
+		}
+		half[t] = ok
+	}
+	return half
+}
+
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
 // tiled product for more; a weight too large for one binding in parts of
 // rows, each writing its columns of y.
@@ -623,7 +681,7 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 			ds, err = kernels.MatVecVk(c, w.Type, rows, w.Cols)
 		case r.v.coop(w):
 			if kparts = kernels.CoopMatMulSplits(T, rows, w.Cols); kparts == 1 {
-				ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
+				ds, err = kernels.MatMulCoopPartVk(c, w.Type, T, rows, w.Cols, w.Rows, r.half[n.In[0]])
 			}
 		default:
 			ds, err = kernels.MatMulPartVk(c, w.Type, T, rows, w.Cols, w.Rows)
@@ -639,7 +697,7 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 			return nil
 		}
 		// Runs of K into the scratch, then their sum into y.
-		dss, err := kernels.MatMulCoopSplitVk(c, w.Type, T, rows, w.Cols, w.Rows, kparts)
+		dss, err := kernels.MatMulCoopSplitVk(c, w.Type, T, rows, w.Cols, w.Rows, kparts, r.half[n.In[0]])
 		if err != nil {
 			return err
 		}

@@ -331,7 +331,7 @@ func BenchmarkMatMulCoopSplit(b *testing.B) {
 		flops := 2.0 * float64(s.T*s.rows*s.cols)
 		for kparts := 1; kparts <= 4; kparts++ {
 			b.Run(fmt.Sprintf("q4_k/%dx%d/kparts=%d", s.rows, s.cols, kparts), func(b *testing.B) {
-				ds, err := MatMulCoopSplitVk(d.Caps(), quant.Q4_K, s.T, s.rows, s.cols, s.rows, kparts)
+				ds, err := MatMulCoopSplitVk(d.Caps(), quant.Q4_K, s.T, s.rows, s.cols, s.rows, kparts, false)
 				if err != nil {
 					b.Fatal(err)
 				}

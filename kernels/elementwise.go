@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 
 	"gemmavk/gpu"
@@ -78,6 +79,19 @@ func ScaleVk(c gpu.Caps, n int, s float32) gpu.Dispatch {
 // cancellation near 0 and stays accurate where gelu is tiny.
 // Bindings: 0 g f32 [n]; 1 u f32 [n]; 2 y f32 [n].
 func GeluMulVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "gelu_mul_f32", n) }
+
+// GeluMulHalfVk is GeluMulVk storing y in f16 for a product on
+// cooperative matrices that reads it (MatMulCoopPartVk with halfX):
+// binding 2 y is [n/2] uint words, each a pair of halves (low first)
+// clamped to the f16 range. n must be even.
+func GeluMulHalfVk(c gpu.Caps, n int) (gpu.Dispatch, error) {
+	if n%2 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: gelu_mul: f16 output of %d values", n)
+	}
+	ds := elementwise(c, "gelu_mul_h", n/2)
+	ds.Push = gpu.Push(uint32(n))
+	return ds, nil
+}
 
 // GeluVk lowers Gelu over n elements (tanh form computed as in GeluMulVk).
 // Bindings: 0 x f32 [n]; 1 y f32 [n].

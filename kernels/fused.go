@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"gemmavk/gpu"
 	"gemmavk/kernels/quant"
 )
@@ -102,4 +103,17 @@ func AddRMSNormVk(c gpu.Caps, rows, n int, eps float32, second bool) gpu.Dispatc
 		Push:   gpu.Push(uint32(rows), uint32(n), gpu.F32(eps)),
 		Groups: rowGroups(rows),
 	}
+}
+
+// AddRMSNormHalfVk is AddRMSNormVk with the second norm, storing f in f16
+// for a product on cooperative matrices that reads it (MatMulCoopPartVk
+// with halfX): binding 5 f is [rows, n/2] uint words, each a pair of
+// halves (low first) clamped to the f16 range. n must be even.
+func AddRMSNormHalfVk(c gpu.Caps, rows, n int, eps float32) (gpu.Dispatch, error) {
+	if n%2 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: addnorm: f16 output of odd rows of %d", n)
+	}
+	ds := AddRMSNormVk(c, rows, n, eps, true)
+	ds.Shader = "addnorm_f32_h"
+	return ds, nil
 }

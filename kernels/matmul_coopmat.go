@@ -62,18 +62,37 @@ func coopBlock(t quant.Type) int {
 // Bindings: 0 W uint words [rows × RowBytes(t, cols)]; 1 x f32 [T, cols];
 // 2 y f32 [T, rows].
 func MatMulCoopVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error) {
-	return MatMulCoopPartVk(c, t, T, rows, cols, rows)
+	return MatMulCoopPartVk(c, t, T, rows, cols, rows, false)
 }
 
 // MatMulCoopPartVk is MatMulCoopVk writing y with a row stride of ldy >=
 // rows (a part of a weight too large for one binding; see MatMulPartVk).
-func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int) (gpu.Dispatch, error) {
-	name, err := coopWeight(c, t, T, rows, cols, ldy)
+// With halfX, x is f16 (matmul_coop_xh_<type>): binding 1 holds pairs of
+// halves packed in uint words [T, cols/2], low half first, as the _h
+// producers (RMSNormHalfVk, AddRMSNormHalfVk, GeluMulHalfVk) store it;
+// the results are those of f32 x rounded so.
+func MatMulCoopPartVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy int, halfX bool) (gpu.Dispatch, error) {
+	name, err := coopName(c, t, T, rows, cols, ldy, halfX)
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
 	st, sr := coopTile(T)
 	return matMulCoopTile(c, name, T, rows, cols, ldy, st, sr, 1, 0)
+}
+
+// coopName is coopWeight's type suffix with the f16-x prefix when halfX.
+func coopName(c gpu.Caps, t quant.Type, T, rows, cols, ldy int, halfX bool) (string, error) {
+	name, err := coopWeight(c, t, T, rows, cols, ldy)
+	if err != nil || !halfX {
+		return name, err
+	}
+	if t == quant.F32 {
+		return "", fmt.Errorf("kernels: matmul: no f16-x product for F32 weights")
+	}
+	if cols%8 != 0 {
+		return "", fmt.Errorf("kernels: matmul: f16 x of %d columns, not a multiple of 8", cols)
+	}
+	return "xh_" + name, nil
 }
 
 // CoopMatMulSplits returns how many runs of K MatMulCoopSplitVk should cut
@@ -107,15 +126,16 @@ func MatMulCoopSplitScratch(T, rows, kparts int) int { return 4 * kparts * T * r
 // results do not depend on scheduling (they differ from the unsplit
 // product's by the order of the f32 sums).
 //
-// Pass 1 (matmul_coop_<type>): bindings 0 W, 1 x f32 [T, cols], 2 the
-// scratch f32 [kparts, T, rows] (MatMulCoopSplitScratch bytes).
+// Pass 1 (matmul_coop_<type>, or matmul_coop_xh_<type> with halfX as in
+// MatMulCoopPartVk): bindings 0 W, 1 x [T, cols], 2 the scratch f32
+// [kparts, T, rows] (MatMulCoopSplitScratch bytes).
 // Pass 2 (matmul_sum): bindings 0 the scratch, 1 y f32 [T, ldy]; push T,
 // rows, ldy, kparts; spec workgroup size.
-func MatMulCoopSplitVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy, kparts int) ([]gpu.Dispatch, error) {
+func MatMulCoopSplitVk(c gpu.Caps, t quant.Type, T, rows, cols, ldy, kparts int, halfX bool) ([]gpu.Dispatch, error) {
 	if kparts < 1 || kparts > cols/64+1 {
 		return nil, fmt.Errorf("kernels: matmul: %d runs of %d columns", kparts, cols)
 	}
-	name, err := coopWeight(c, t, T, rows, cols, ldy)
+	name, err := coopName(c, t, T, rows, cols, ldy, halfX)
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func TestMatMulCoopSplitVulkan(t *testing.T) {
 			w := vkTestWeight(t, c.typ, c.s)
 			r := rand.New(rand.NewPCG(uint64(c.T), uint64(c.kparts)))
 			x := randFloats(r, c.T*w.Cols, 1)
-			ds, err := MatMulCoopSplitVk(d.Caps(), c.typ, c.T, w.Rows, w.Cols, c.ld, c.kparts)
+			ds, err := MatMulCoopSplitVk(d.Caps(), c.typ, c.T, w.Rows, w.Cols, c.ld, c.kparts, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +180,7 @@ func TestMatMulCoopPartVulkan(t *testing.T) {
 	for i := 0; i < len(x); i += 97 {
 		x[i] = 1e6 * float32(1-2*(i&1))
 	}
-	ds, err := MatMulCoopPartVk(d.Caps(), quant.Q4_K, T, rows, cols, ldy)
+	ds, err := MatMulCoopPartVk(d.Caps(), quant.Q4_K, T, rows, cols, ldy, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestMatMulCoopRejects(t *testing.T) {
 		{"no decoder", c, quant.IQ4_NL, 4, 8, 32, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := MatMulCoopPartVk(tc.caps, tc.typ, tc.T, tc.rows, tc.cols, tc.l); err == nil {
+			if _, err := MatMulCoopPartVk(tc.caps, tc.typ, tc.T, tc.rows, tc.cols, tc.l, false); err == nil {
 				t.Fatal("lowered")
 			}
 			if CoopMatMulSupported(tc.caps, tc.typ, tc.cols) && tc.T > 0 && tc.l >= tc.rows {

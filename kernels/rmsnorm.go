@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 
 	"gemmavk/gpu"
@@ -38,4 +39,17 @@ func RMSNormVk(c gpu.Caps, rows, n int, eps float32) gpu.Dispatch {
 		Push:   gpu.Push(uint32(rows), uint32(n), gpu.F32(eps)),
 		Groups: rowGroups(rows),
 	}
+}
+
+// RMSNormHalfVk is RMSNormVk storing y in f16 for a product on cooperative
+// matrices that reads it (MatMulCoopPartVk with halfX): y [rows, n/2]
+// uint words, each a pair of halves (low first) clamped to the f16 range.
+// n must be even, and y a buffer other than x.
+func RMSNormHalfVk(c gpu.Caps, rows, n int, eps float32) (gpu.Dispatch, error) {
+	if n%2 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: rmsnorm: f16 output of odd rows of %d", n)
+	}
+	ds := RMSNormVk(c, rows, n, eps)
+	ds.Shader = "rmsnorm_f32_h"
+	return ds, nil
 }

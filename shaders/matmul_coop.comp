@@ -12,6 +12,11 @@
 // Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
 // bytes, see quant.glsl; 4-byte aligned start); 1 x f32 [T, cols] as vec4
 // (readonly); 2 y f32 [T, rows] with row stride ldy.
+// X_F16 (matmul_coop_xh_<type>): x is f16 instead, pairs packed in uint
+// words [T, cols/2] (low half first) as the producers' _h variants store
+// it, already clamped to the f16 range; read eight halves (16 bytes) at a
+// time, it is staged without conversion. cols must then be a multiple of 8
+// (every quantized type's block is; F16 and BF16 units are 8 values).
 // Push: T, rows, cols, ldy (the stride of y's rows: rows, or more when W is
 // a part of a larger weight and y the matching columns of a larger output),
 // kparts, pstride: with kparts > 1 the K slices are cut into kparts runs,
@@ -44,6 +49,18 @@
 //! variant matmul_coop_q4_k TYPE_Q4_K
 //! variant matmul_coop_q5_k TYPE_Q5_K
 //! variant matmul_coop_q6_k TYPE_Q6_K
+//! variant matmul_coop_xh_f16 TYPE_F16 X_F16
+//! variant matmul_coop_xh_bf16 TYPE_BF16 X_F16
+//! variant matmul_coop_xh_q4_0 TYPE_Q4_0 X_F16
+//! variant matmul_coop_xh_q4_1 TYPE_Q4_1 X_F16
+//! variant matmul_coop_xh_q5_0 TYPE_Q5_0 X_F16
+//! variant matmul_coop_xh_q5_1 TYPE_Q5_1 X_F16
+//! variant matmul_coop_xh_q8_0 TYPE_Q8_0 X_F16
+//! variant matmul_coop_xh_q2_k TYPE_Q2_K X_F16
+//! variant matmul_coop_xh_q3_k TYPE_Q3_K X_F16
+//! variant matmul_coop_xh_q4_k TYPE_Q4_K X_F16
+//! variant matmul_coop_xh_q5_k TYPE_Q5_K X_F16
+//! variant matmul_coop_xh_q6_k TYPE_Q6_K X_F16
 //! requires coopmat
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_cooperative_matrix : require
@@ -57,7 +74,11 @@ layout(constant_id = 1) const uint ST = 4;
 layout(constant_id = 2) const uint SR = 1;
 
 layout(binding = 0) readonly buffer W { uint wq[]; };
+#ifdef X_F16
+layout(binding = 1) readonly buffer X { uvec4 x8[]; };
+#else
 layout(binding = 1) readonly buffer X { vec4 x4[]; };
+#endif
 layout(binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
@@ -103,21 +124,48 @@ void w_at(uint e, uint k0, uint m0, uint nu, uint rowBytes, out vec4 v[QV]) {
     }
 }
 
-// x_at is vec4 e of x's slice at tokens [t0, t0+BM), columns [k0, k0+BK):
-// token t0 + e / 16, columns k0 + 4*(e % 16); zero outside x.
-vec4 x_at(uint e, uint t0, uint k0, uint c4) {
-    uint m = e / (BK / 4u), k4 = e % (BK / 4u);
-    if (m < BM && t0 + m < pc.T && k0 / 4u + k4 < c4) {
-        return x4[(t0 + m) * c4 + k0 / 4u + k4];
+// XL is the x columns one invocation loads at a time: 4 floats, or 8
+// halves (16 bytes either way); XS is the loads per token of a slice.
+#ifdef X_F16
+const uint XL = 8u;
+#define XREG uvec4
+#else
+const uint XL = 4u;
+#define XREG f16vec4
+#endif
+const uint XS = BK / XL;
+
+// x_at is load e of x's slice at tokens [t0, t0+BM), columns [k0, k0+BK):
+// token t0 + e / XS, columns k0 + XL*(e % XS); f32 x rounded to f16
+// (clamped to its range), f16 x as its raw words; zero outside x.
+XREG x_at(uint e, uint t0, uint k0, uint cols) {
+    uint m = e / XS, kl = e % XS;
+    if (m < BM && t0 + m < pc.T && k0 + kl * XL < cols) {
+#ifdef X_F16
+        return x8[((t0 + m) * cols + k0) / 8u + kl];
+#else
+        return f16vec4(clamp(x4[((t0 + m) * cols + k0) / 4u + kl], -F16_MAX, F16_MAX));
+#endif
     }
-    return vec4(0.0);
+    return XREG(0);
+}
+
+// x_stage puts load e of x's slice (x_at) in the shared tile.
+void x_stage(uint e, XREG v) {
+    uint at = (e / XS) * SA4 + (e % XS) * (XL / 4u);
+#ifdef X_F16
+    shX[at] = f16vec4(unpackFloat2x16(v.x), unpackFloat2x16(v.y));
+    shX[at + 1u] = f16vec4(unpackFloat2x16(v.z), unpackFloat2x16(v.w));
+#else
+    shX[at] = v;
+#endif
 }
 
 // fetch loads the slice of x (rounded to f16) and decodes the weight tile
 // at column k0 into the registers xr and wr (see main).
-#define fetch(xr, wr, k0, t0, m0, nu, rowBytes, c4)                          \
+#define fetch(xr, wr, k0, t0, m0, nu, rowBytes)                              \
     [[unroll]] for (uint i = 0u; i < XR; i++) {                              \
-        xr[i] = f16vec4(clamp(x_at(tid + i * NT, t0, k0, c4), -F16_MAX, F16_MAX)); \
+        xr[i] = x_at(tid + i * NT, t0, k0, pc.cols);                         \
     }                                                                        \
     [[unroll]] for (uint i = 0u; i < WR; i++) {                              \
         vec4 v[QV];                                                          \
@@ -148,7 +196,6 @@ void main() {
     uint nb = pc.cols / QK;
     uint nu = nb * QU;
     uint rowBytes = nb * QB;
-    uint c4 = pc.cols / 4u;
 
     ACC acc[2][4];
     [[unroll]] for (uint i = 0u; i < 2u; i++) {
@@ -158,21 +205,21 @@ void main() {
     }
 
     // The next slice of x and of W wait in registers while the current one
-    // is multiplied: entry i of invocation l is vec4 l + i*WG of the x
-    // slice (x_at), so 16 consecutive invocations read a token's 64
+    // is multiplied: entry i of invocation l is load l + i*WG of the x
+    // slice (x_at), so XS consecutive invocations read a token's 64
     // columns, and unit l + i*WG of the weight tile (w_at). The last
     // slice's loads repeat it and are never stored.
-    const uint XR = (BM * (BK / 4u) + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    const uint XR = (BM * XS + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
     const uint WR = (BN * UT + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
-    f16vec4 xr[XR];
+    XREG xr[XR];
     f16vec4 wr[WR * QV];
     uint kLast = kEnd > kBegin ? (kEnd - 1u) / BK * BK : kBegin;
-    fetch(xr, wr, kBegin, t0, m0, nu, rowBytes, c4);
+    fetch(xr, wr, kBegin, t0, m0, nu, rowBytes);
     for (uint k0 = kBegin; k0 < kEnd; k0 += BK) {
         [[unroll]] for (uint i = 0u; i < XR; i++) {
             uint e = tid + i * NT;
-            if (e < BM * (BK / 4u)) {
-                shX[(e / (BK / 4u)) * SA4 + e % (BK / 4u)] = xr[i];
+            if (e < BM * XS) {
+                x_stage(e, xr[i]);
             }
         }
         [[unroll]] for (uint i = 0u; i < WR; i++) {
@@ -186,7 +233,7 @@ void main() {
             }
         }
         barrier();
-        fetch(xr, wr, min(k0 + BK, kLast), t0, m0, nu, rowBytes, c4);
+        fetch(xr, wr, min(k0 + BK, kLast), t0, m0, nu, rowBytes);
         [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a[2];
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> b[4];
