@@ -343,11 +343,14 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 	return r.vision(n, out)
 }
 
-// attention records a chunk's attention: one dispatch, or split-K with a
-// combine pass when the cache is long enough for it to pay. The split
-// count is fixed when the plan is recorded (from the cache size), since a
-// replayed step cannot change its dispatches; splits past the current
-// keys write empty partials. A chunk of several tokens runs on
+// attention records a chunk's attention: one dispatch, or split-K when the
+// cache is long enough for it to pay: for one token, one attention_decode
+// dispatch whose last workgroup per kv head merges the splits (the plan's
+// scratch holds the partials, its arrival counters count the workgroups
+// in) where the device suits it, else a first pass and a combine pass. The
+// split count is fixed when the plan is recorded (from the cache size),
+// since a replayed step cannot change its dispatches; splits past the
+// current keys write empty partials. A chunk of several tokens runs on
 // cooperative matrices where the device has them (unless ExactProducts),
 // split-K too when its causal blocks' key ranges are uneven enough
 // (kernels.AttentionCoopSplits).
@@ -384,6 +387,24 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		}
 		return r.dispatch(ds, append(append(bufs, out), spans...), append(bufs, spans...), []gpu.Buffer{out})
 	}
+	scratchSize := uint64(kernels.AttentionSplitScratch(a, T, splits))
+	if T == 1 && !opts.Spans && kernels.AttentionDecodeSupported(c, a, opts.CacheF32) {
+		ds, err := kernels.AttentionDecodeVk(c, a, splits, opts.CacheF32)
+		if err != nil {
+			return err
+		}
+		scratch, err := r.splitScratch(scratchSize)
+		if err != nil {
+			return err
+		}
+		arr, err := r.arrivals(a.KVHeads)
+		if err != nil {
+			return err
+		}
+		bind := append(append([]gpu.Buffer{}, bufs...), scratch, arr, out)
+		reads := append(append([]gpu.Buffer{}, bufs...), arr)
+		return r.dispatch(ds, bind, reads, []gpu.Buffer{scratch, arr, out})
+	}
 	var ds []gpu.Dispatch
 	if coop {
 		ds, err = kernels.AttentionCoopSplitVk(c, a, T, splits, opts)
@@ -393,7 +414,7 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	return r.viaScratch(uint64(kernels.AttentionSplitScratch(a, T, splits)), ds[1], out, func(scratch gpu.Buffer) error {
+	return r.viaScratch(scratchSize, ds[1], out, func(scratch gpu.Buffer) error {
 		return r.dispatch(ds[0], append(append(bufs, scratch), spans...), append(bufs, spans...), []gpu.Buffer{scratch})
 	})
 }
@@ -426,8 +447,9 @@ func (v *Vulkan) CanAttentionNormRope(a AttnNormRopeAttr) bool {
 		kernels.AttentionNormRopeSupported(c, at, v.opt.CacheF32)
 }
 
-// attentionNormRope records OpAttentionNormRope as attention_decode_nr
-// (which also writes the cache) and the combine pass.
+// attentionNormRope records OpAttentionNormRope as one attention_decode_nr
+// dispatch (which also writes the cache, and whose last workgroup per kv
+// head merges the splits it left in the plan's scratch).
 func (r *recorder) attentionNormRope(n *Node, out gpu.Buffer) error {
 	c := r.v.dev.Caps()
 	a := n.Attr.(AttnNormRopeAttr)
@@ -447,11 +469,17 @@ func (r *recorder) attentionNormRope(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
+	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)))
+	if err != nil {
+		return err
+	}
+	arr, err := r.arrivals(a.Attn.KVHeads)
+	if err != nil {
+		return err
+	}
 	q, qg, k, kg, v, ck, cv, pos := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
-	return r.viaScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)), ds[1], out, func(scratch gpu.Buffer) error {
-		return r.dispatch(ds[0], []gpu.Buffer{q, k, v, ck, cv, pos, scratch, qg, kg, inv},
-			[]gpu.Buffer{q, k, v, ck, cv, pos}, []gpu.Buffer{scratch, ck, cv})
-	})
+	return r.dispatch(ds, []gpu.Buffer{q, k, v, ck, cv, pos, scratch, arr, out, qg, kg, inv},
+		[]gpu.Buffer{q, k, v, ck, cv, pos, arr}, []gpu.Buffer{scratch, arr, out, ck, cv})
 }
 
 // partRows is the row count of the parts a weight of rows × rowBytes is

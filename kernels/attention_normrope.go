@@ -12,9 +12,9 @@ import (
 // no dispatch level of their own.
 
 // AttentionNormRopeSupported reports whether AttentionNormRopeVk lowers
-// attention a on c: attention_decode suits it (see AttentionSplitVk: subgroup
-// arithmetic, few enough query rows per kv head, shared memory for one
-// subgroup's records) and the head dim is a multiple of two 16-byte units
+// attention a on c: AttentionDecodeVk does (subgroup arithmetic, few enough
+// query rows per kv head, shared memory for one subgroup's records and the
+// merge's weights) and the head dim is a multiple of two 16-byte units
 // (16 with f16 caches, 8 with f32 ones), so that the rotate-half partner of
 // a unit is a whole unit.
 func AttentionNormRopeSupported(c gpu.Caps, a Attn, cacheF32 bool) bool {
@@ -23,55 +23,53 @@ func AttentionNormRopeSupported(c gpu.Caps, a Attn, cacheF32 bool) bool {
 }
 
 // AttentionNormRopeVk lowers one token's (T = 1) attention from the raw
-// projections, as split-K attention with splits splits:
+// projections, as split-K attention with splits splits (at most 64), in ONE
+// dispatch:
 //
 //	q' = RMSNormRoPE(q, qg, pos), k' = RMSNormRoPE(k, kg, pos)
 //	CacheWrite(ck, cv, k', v, pos)       (f16 rounded to nearest even, or f32)
 //	out = Attention(q', k', v, ck, cv, pos)
 //
 // RMSNormRoPE with eps and the table inv of RoPEInvFreq(D, base, factor),
-// shared by q and k. Pass 1 is attention_decode_nr_f16 / _f32: the
-// workgroups normalize and rotate their own query rows, and the one whose
-// split holds key p0 = pos[0] the key, which it also writes to cache row
-// p0 % Slots. The caller ensures that no key the token sees lives in that
-// row (p0 - lo < Slots for the token's first key lo: a sliding ring of
-// Window slots or more, or a cache holding the whole context); see the
-// shader's header. Pass 2 is AttentionSplitVk's combine pass; record a
-// barrier between the two. It returns an error where
-// AttentionNormRopeSupported is false.
+// shared by q and k. The dispatch is attention_decode_nr_f16 / _f32,
+// AttentionDecodeVk's with the norms folded in: the workgroups normalize
+// and rotate their own query rows, and the one whose split holds key
+// p0 = pos[0] the key, which it also writes to cache row p0 % Slots; the
+// last workgroup of each kv head merges the splits into out. The caller
+// ensures that no key the token sees lives in that row (p0 - lo < Slots for
+// the token's first key lo: a sliding ring of Window slots or more, or a
+// cache holding the whole context); see the shader's header. It returns an
+// error where AttentionNormRopeSupported is false.
 //
-// Pass 1 bindings: 0 q f32 [1, nH*D] (before the norm); 1 k f32
-// [1, nKV*D] (before the norm); 2 v f32 [1, nKV*D]; 3 ck, 4 cv caches
-// [Slots, nKV*D] (read and written); 5 pos int32 [>= 1]; 6 scratch f32
-// [nH, splits, D+2] (AttentionSplitScratch); 7 qg f32 [D]; 8 kg f32 [D];
-// 9 inv f32 [D/2].
+// Bindings: 0 q f32 [1, nH*D] (before the norm); 1 k f32 [1, nKV*D]
+// (before the norm); 2 v f32 [1, nKV*D]; 3 ck, 4 cv caches [Slots, nKV*D]
+// (read and written); 5 pos int32 [>= 1]; 6 scratch f32 [nH, splits, D+2]
+// (AttentionSplitScratch); 7 arrivals uint32 [nKV], zero before the first
+// run (each run leaves them zero); 8 out f32 [1, nH*D]; 9 qg f32 [D];
+// 10 kg f32 [D]; 11 inv f32 [D/2].
 // Push: 1, Heads, KVHeads, Slots, Window, Scale, splits, eps.
-// Spec: as attention_decode (workgroup size, D, G, NU, BC, KB, NS).
-// Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [1, nH*D];
-// push nH, splits (at most 256), D; spec workgroup size.
-func AttentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool) ([]gpu.Dispatch, error) {
+// Spec: as AttentionDecodeVk (workgroup size, D, G, NU, BC, KB, NS, MS).
+// Groups: (1, KVHeads, splits).
+func AttentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool) (gpu.Dispatch, error) {
 	return attentionNormRopeVk(c, a, splits, eps, cacheF32, decodeLayout{})
 }
 
 // attentionNormRopeVk is AttentionNormRopeVk with attention_decode's layout
 // from l.
-func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) ([]gpu.Dispatch, error) {
-	if err := checkSplits(splits); err != nil {
-		return nil, err
-	}
-	pass1, ok, err := attnNormRopeDispatch(c, a, splits, eps, cacheF32, l)
+func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) (gpu.Dispatch, error) {
+	ds, ok, err := attnNormRopeDispatch(c, a, splits, eps, cacheF32, l)
 	if err != nil {
-		return nil, err
+		return gpu.Dispatch{}, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("kernels: attention norm rope: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention norm rope: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
 	}
-	return []gpu.Dispatch{pass1, attnCombineDispatch(c, a, 1, splits)}, nil
+	return ds, nil
 }
 
-// attnNormRopeDispatch lowers pass 1 of AttentionNormRopeVk, or returns ok
-// false where attention_decode does not suit a or the head dim is not a
-// multiple of two units.
+// attnNormRopeDispatch lowers AttentionNormRopeVk, or returns ok false
+// where attention_decode does not suit a or the head dim is not a multiple
+// of two units.
 func attnNormRopeDispatch(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) (gpu.Dispatch, bool, error) {
 	uw := 8
 	if cacheF32 {
@@ -80,13 +78,9 @@ func attnNormRopeDispatch(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 
 	if a.HeadDim%(2*uw) != 0 {
 		return gpu.Dispatch{}, false, nil
 	}
-	ds, ok, err := attnDecodeDispatch(c, a, splits, cacheF32, l)
+	ds, ok, err := attnDecodeDispatch(c, a, splits, cacheF32, l, decodeNormRope)
 	if !ok || err != nil {
 		return gpu.Dispatch{}, ok, err
-	}
-	ds.Shader = "attention_decode_nr_f16"
-	if cacheF32 {
-		ds.Shader = "attention_decode_nr_f32"
 	}
 	ds.Push = append(ds.Push, gpu.Push(gpu.F32(eps))...)
 	return ds, true, nil

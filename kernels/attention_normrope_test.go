@@ -53,8 +53,9 @@ var nrCases = []nrCase{
 	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, window: 64, slots: 64, p0: 600, T: 1, f32: true}, splits: 3, layout: decodeLayout{8, 1}},
 }
 
-// TestAttentionNormRopeVulkan runs AttentionNormRopeVk (attention_decode_nr
-// then attention_combine) against the CPU sequence it replaces:
+// TestAttentionNormRopeVulkan runs AttentionNormRopeVk (attention_decode_nr,
+// one dispatch; twice in a recording and replayed, as runFolded) against
+// the CPU sequence it replaces:
 // RMSNormRoPE of q, RMSNormRoPE of k with CacheWrite of it and v, then
 // Attention. Output within attnTol (as TestAttentionDecodeVulkan: f32
 // arithmetic in another order; q and k, normalized and rotated within a
@@ -98,15 +99,19 @@ func TestAttentionNormRopeVulkan(t *testing.T) {
 			in := [][]byte{
 				vktest.F32Bytes(q), vktest.F32Bytes(k), vktest.F32Bytes(v),
 				cacheBytes(ck, c.f32), cacheBytes(cv, c.f32), vktest.I32Bytes(pos),
-				vktest.Poisoned(AttentionSplitScratch(a, 1, tc.splits)),
 				vktest.F32Bytes(qg), vktest.F32Bytes(kg), vktest.F32Bytes(inv),
-				vktest.Poisoned(4 * len(q)),
 			}
-			b := newVkBufs(t, d, in...)
-			b.run(b.record(vkPass{ds[0], []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}, vkPass{ds[1], []int{6, 10}}))
-			testutil.CheckClose(t, "attention", vktest.Floats(b.download(10)), want, attnTol)
-			for i, name := range []string{"q", "k", "v", "", "", "pos", "", "qg", "kg", "inv"} {
+			// The second dispatch and the replay write the same cache row
+			// again, which no key of this token reads: the same output.
+			b, out := runFolded(t, d, ds, a, tc.splits, in)
+			testutil.CheckClose(t, "attention", out, want, attnTol)
+			for i, name := range []string{"q", "k", "v", "", "", "pos"} {
 				if name != "" && !bytes.Equal(b.download(i), in[i]) {
+					t.Errorf("%s changed", name)
+				}
+			}
+			for i, name := range []string{"qg", "kg", "inv"} {
+				if !bytes.Equal(b.download(10+i), in[6+i]) {
 					t.Errorf("%s changed", name)
 				}
 			}
@@ -138,7 +143,7 @@ func TestAttentionNormRopeVulkan(t *testing.T) {
 }
 
 // TestAttentionNormRopeLowering checks where the fused lowering applies and
-// that its pass 1 is attention_decode's with eps appended.
+// that it is AttentionDecodeVk's dispatch with eps appended.
 func TestAttentionNormRopeLowering(t *testing.T) {
 	h100, lvp, a4b := decodeH100, decodeLavapipe, decode4B
 	for _, tc := range []struct {
@@ -172,7 +177,7 @@ func TestAttentionNormRopeLowering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plain, err := AttentionSplitVk(tc.c, tc.a, 1, 8, AttnOpts{CacheF32: tc.f32})
+			plain, err := AttentionDecodeVk(tc.c, tc.a, 8, tc.f32)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,16 +185,12 @@ func TestAttentionNormRopeLowering(t *testing.T) {
 			if tc.f32 {
 				want = "attention_decode_nr_f32"
 			}
-			p := ds[0]
-			if p.Shader != want || fmt.Sprint(p.Spec) != fmt.Sprint(plain[0].Spec) || p.Groups != plain[0].Groups {
-				t.Errorf("pass 1 %s %v %v, want %s and attention_decode's %v %v", p.Shader, p.Spec, p.Groups,
-					want, plain[0].Spec, plain[0].Groups)
+			if ds.Shader != want || fmt.Sprint(ds.Spec) != fmt.Sprint(plain.Spec) || ds.Groups != plain.Groups {
+				t.Errorf("%s %v %v, want %s and attention_decode's %v %v", ds.Shader, ds.Spec, ds.Groups,
+					want, plain.Spec, plain.Groups)
 			}
-			if wantPush := append(append([]byte{}, plain[0].Push...), gpu.Push(gpu.F32(1e-6))...); !bytes.Equal(p.Push, wantPush) {
-				t.Errorf("push %v, want %v", p.Push, wantPush)
-			}
-			if fmt.Sprint(ds[1]) != fmt.Sprint(plain[1]) {
-				t.Errorf("combine %v, want %v", ds[1], plain[1])
+			if wantPush := append(append([]byte{}, plain.Push...), gpu.Push(gpu.F32(1e-6))...); !bytes.Equal(ds.Push, wantPush) {
+				t.Errorf("push %v, want %v", ds.Push, wantPush)
 			}
 		})
 	}
@@ -198,9 +199,8 @@ func TestAttentionNormRopeLowering(t *testing.T) {
 // BenchmarkAttentionNormRope times a decode step's q/k norms, RoPE, cache
 // write and split-K attention at the 4B model's shape over f16 caches:
 // "plain" is normrope_f32 (q) and normrope_cache_f16 (k) in one level, then
-// attention_decode and the combine (three levels); "fused" is
-// attention_decode_nr and the combine (two). Device time per step, with
-// the barriers, in µs.
+// attention_decode (two levels); "fused" is attention_decode_nr (one).
+// Device time per step, with the barriers, in µs.
 func BenchmarkAttentionNormRope(b *testing.B) {
 	d := vktest.Device(b)
 	c := d.Caps()
@@ -213,6 +213,7 @@ func BenchmarkAttentionNormRope(b *testing.B) {
 		invb := benchBuffers(b, d, 1, uint64(4*len(inv)), vktest.F32Bytes(inv))[0]
 		qn := benchBuffers(b, d, 1, s.q.Size, vktest.Poisoned(4))[0]
 		kn := benchBuffers(b, d, 1, s.k.Size, vktest.Poisoned(4))[0]
+		arr := benchBuffers(b, d, 1, uint64(4*a.KVHeads), make([]byte, 4))[0]
 		splits := AttentionSplits(c, a, 1, a.Slots+1)
 		bind := func(ds gpu.Dispatch, bufs ...gpu.Buffer) *gpu.Bound {
 			bd, err := d.Bind(ds, bufs...)
@@ -237,8 +238,7 @@ func BenchmarkAttentionNormRope(b *testing.B) {
 							b.Fatal(err)
 						}
 						levels = append(levels, [][]*gpu.Bound{
-							{bind(ds[0], s.q, s.k, s.v, s.ck[i], s.cv[i], s.pos, s.scratch, gain, gain, invb)},
-							{bind(ds[1], s.scratch, s.out)},
+							{bind(ds, s.q, s.k, s.v, s.ck[i], s.cv[i], s.pos, s.scratch, arr, s.out, gain, gain, invb)},
 						})
 						continue
 					}
@@ -246,15 +246,14 @@ func BenchmarkAttentionNormRope(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					ds, err := AttentionSplitVk(c, a, 1, splits, AttnOpts{})
+					ds, err := AttentionDecodeVk(c, a, splits, false)
 					if err != nil {
 						b.Fatal(err)
 					}
 					levels = append(levels, [][]*gpu.Bound{
 						{bind(RMSNormRoPEVk(c, 1, a.Heads, a.HeadDim, 1e-6), s.q, gain, s.pos, invb, qn),
 							bind(kc, s.k, gain, s.pos, invb, kn, s.v, s.ck[i], s.cv[i])},
-						{bind(ds[0], qn, kn, s.v, s.ck[i], s.cv[i], s.pos, s.scratch)},
-						{bind(ds[1], s.scratch, s.out)},
+						{bind(ds, qn, kn, s.v, s.ck[i], s.cv[i], s.pos, s.scratch, arr, s.out)},
 					})
 				}
 				times := gpuTimesOf(b, d, 64, func(rec *gpu.Recorder, i int) {

@@ -170,18 +170,19 @@ func AttentionSplitScratch(a Attn, T, splits int) int {
 // of each block is cut into splits runs of whole tiles, each workgroup
 // writing its partial softmax to a scratch buffer of
 // AttentionSplitScratch(a, T, splits) bytes, then a combine pass merges
-// them. Record a barrier between the two dispatches.
+// them. Record a barrier between the two dispatches. For one token,
+// AttentionDecodeVk does the same in one dispatch where it applies.
 //
-// Pass 1: for one token without spans (a decode step), attention_decode_f16
-// / attention_decode_f32 when the device and shape suit it (see
+// Pass 1: for one token without spans (a decode step),
+// attention_decode_part_f16 / attention_decode_part_f32 (AttentionDecodeVk's
+// records without its merge) when the device and shape suit it (see
 // attnDecodeDispatch: subgroup arithmetic, D a multiple of 8 with f16
 // caches or of 4 with f32 ones, few enough query heads per kv head); else
 // attention_split_f16[_spans] / attention_split_f32[_spans]. Either way:
 // bindings as AttentionVk, with binding 6 the scratch f32 [T*nH, splits,
 // D+2] instead of out; push T, Heads, KVHeads, Slots, Window, Scale,
 // splits; the same keys per split. Spec: workgroup size, D, BR, BC for
-// attention_split; workgroup size, D, G, NU, BC, KB, NS for
-// attention_decode (shaders/attention_decode.comp).
+// attention_split; AttentionDecodeVk's for attention_decode_part.
 // Pass 2 (attention_combine): bindings 0 scratch, 1 out f32 [T, nH*D];
 // push T*nH, splits (at most 256), D; spec workgroup size.
 func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Dispatch, error) {
@@ -190,8 +191,8 @@ func AttentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts) ([]gpu.Disp
 
 // splitPass1 chooses pass 1 of split-K attention, for benchmarks and tests.
 type splitPass1 struct {
-	generic bool         // attention_split even where attention_decode would serve
-	layout  decodeLayout // attention_decode's layout; zero fields: the defaults
+	generic bool         // attention_split even where attention_decode_part would serve
+	layout  decodeLayout // attention_decode_part's layout; zero fields: the defaults
 }
 
 // attentionSplitVk is AttentionSplitVk with pass 1 as p chooses.
@@ -203,7 +204,7 @@ func attentionSplitVk(c gpu.Caps, a Attn, T, splits int, o AttnOpts, p splitPass
 	ok := false
 	if !p.generic && T == 1 && !o.Spans {
 		var err error
-		if pass1, ok, err = attnDecodeDispatch(c, a, splits, o.CacheF32, p.layout); err != nil {
+		if pass1, ok, err = attnDecodeDispatch(c, a, splits, o.CacheF32, p.layout, decodePart); err != nil {
 			return nil, err
 		}
 	}
@@ -248,18 +249,81 @@ const (
 	decodeMaxQ      = 128 // most query floats a lane holds in registers (G·NU·UW)
 	decodeLoadWords = 32  // about the words of keys and values a lane loads per step
 	decodeMaxKB     = 16  // most keys a subgroup loads per step
+	// decodeMaxSplits is the most splits attention_decode's last workgroup
+	// merges (spec MS: its shared weights); AttentionSplits gives at most
+	// as many.
+	decodeMaxSplits = 64
 )
 
 // decodeLayout sets attention_decode's subgroups per workgroup and keys per
 // step (KB); zero means the default.
 type decodeLayout struct{ subgroups, kb int }
 
-// attnDecodeDispatch lowers pass 1 of split-K attention for one token with
-// attention_decode (see the shader's header), or returns ok false where it
-// does not suit: no subgroup arithmetic, a head dim that is not a multiple
-// of the 16-byte unit (8 halves, or 4 floats with f32 caches), more query
-// rows per kv head than a lane's registers should hold (decodeMaxQ), or
-// shared memory too small for one subgroup's record per row.
+// The forms of attention_decode: the records merged by the last workgroup
+// (AttentionDecodeVk), the same from the raw projections
+// (AttentionNormRopeVk), or the records only (pass 1 of AttentionSplitVk).
+type decodeForm int
+
+const (
+	decodeFolded decodeForm = iota
+	decodeNormRope
+	decodePart
+)
+
+// AttentionDecodeSupported reports whether AttentionDecodeVk lowers
+// attention a on c (with up to 64 splits): the device has subgroup
+// arithmetic, the head dim is a multiple of the 16-byte unit (8 halves, or
+// 4 floats with f32 caches), there are few enough query rows per kv head
+// for a lane's registers, and shared memory holds one subgroup's records.
+func AttentionDecodeSupported(c gpu.Caps, a Attn, cacheF32 bool) bool {
+	_, ok, err := attnDecodeDispatch(c, a, 1, cacheF32, decodeLayout{}, decodeFolded)
+	return ok && err == nil
+}
+
+// AttentionDecodeVk lowers one token's (T = 1, no spans) attention as
+// AttentionSplitVk does with splits splits (at most 64), in ONE dispatch of
+// attention_decode_f16 / attention_decode_f32: the workgroup of kv head g
+// and split z writes its records (m, l, o[D]) per query row to the scratch
+// as AttentionSplitVk's pass 1, then counts itself in on arrivals[g]; the
+// last of kv head g to arrive merges the splits of its query rows as the
+// combine pass would, writes them to out and sets arrivals[g] back to 0
+// (see shaders/attention_decode.comp). It returns an error where
+// AttentionDecodeSupported is false.
+//
+// Bindings: 0 q f32 [1, nH*D]; 1 k f32 [1, nKV*D]; 2 v f32 [1, nKV*D];
+// 3 ck, 4 cv caches [Slots, nKV*D]; 5 pos int32 [>= 1]; 6 scratch f32
+// [nH, splits, D+2] (AttentionSplitScratch(a, 1, splits) bytes; written,
+// then read by the same dispatch); 7 arrivals uint32 [nKV], zero before
+// the first run (each run leaves them zero); 8 out f32 [1, nH*D].
+// Push: 1, Heads, KVHeads, Slots, Window, Scale, splits.
+// Spec: workgroup size, D, G, NU, BC, KB, NS, MS (attnDecodeDispatch).
+// Groups: (1, KVHeads, splits).
+// The caller ensures the caches hold the keys the token needs (CheckCache)
+// and orders the dispatch after the previous user of the arrivals.
+func AttentionDecodeVk(c gpu.Caps, a Attn, splits int, cacheF32 bool) (gpu.Dispatch, error) {
+	return attentionDecodeVk(c, a, splits, cacheF32, decodeLayout{})
+}
+
+// attentionDecodeVk is AttentionDecodeVk with the layout from l.
+func attentionDecodeVk(c gpu.Caps, a Attn, splits int, cacheF32 bool, l decodeLayout) (gpu.Dispatch, error) {
+	ds, ok, err := attnDecodeDispatch(c, a, splits, cacheF32, l, decodeFolded)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	if !ok {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: attention decode: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
+	}
+	return ds, nil
+}
+
+// attnDecodeDispatch lowers attention_decode in form f for one token (see
+// the shader's header), or returns ok false where it does not suit: no
+// subgroup arithmetic, a head dim that is not a multiple of the 16-byte
+// unit (8 halves, or 4 floats with f32 caches), more query rows per kv head
+// than a lane's registers should hold (decodeMaxQ), or shared memory too
+// small for one subgroup's record per row (and, but for decodePart, the
+// merge's weights). The folded forms take 1 to decodeMaxSplits splits.
+// decodeNormRope needs the eps push word appended (attnNormRopeDispatch).
 //
 // Layout (l overrides the defaults): workgroups of decodeSubgroups
 // subgroups of the device's size S, fewer where shared memory is short;
@@ -271,10 +335,14 @@ type decodeLayout struct{ subgroups, kb int }
 // 32: on the H100 5% faster than 8 at 512 and 8192 keys, and at 16 the
 // keys and values alone would take 128 registers). The key
 // range is cut with attention.comp's BC for T = 1 (attnTiles), so that the
-// splits match it.
-func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout) (gpu.Dispatch, bool, error) {
+// splits match it. The layout is the same in every form, so that the
+// records are.
+func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout, f decodeForm) (gpu.Dispatch, bool, error) {
 	if err := checkAttn(a, 1); err != nil {
 		return gpu.Dispatch{}, false, err
+	}
+	if f != decodePart && (splits < 1 || splits > decodeMaxSplits) {
+		return gpu.Dispatch{}, false, fmt.Errorf("kernels: attention decode: %d splits, at most %d", splits, decodeMaxSplits)
 	}
 	uw := 8
 	if f32 {
@@ -294,8 +362,8 @@ func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout
 		return gpu.Dispatch{}, false, nil
 	}
 	// Subgroups: as many as the device's workgroup limit and shared memory
-	// allow (a record of D+2 floats per row per subgroup), up to
-	// decodeSubgroups.
+	// allow (a record of D+2 floats per row per subgroup, and the merge's
+	// weight per row and split and sum per row), up to decodeSubgroups.
 	nsub := decodeSubgroups
 	if l.subgroups > 0 {
 		nsub = l.subgroups
@@ -304,7 +372,11 @@ func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout
 		nsub = min(nsub, lim/sg)
 	}
 	maxSubs := func(n int) int { return (n*sg + minSG - 1) / minSG }
-	for nsub > 0 && maxSubs(nsub)*grp*(a.HeadDim+2)*4 > sharedBudget(c) {
+	merge := 4 * grp * (decodeMaxSplits + 1)
+	if f == decodePart {
+		merge = 0
+	}
+	for nsub > 0 && maxSubs(nsub)*grp*(a.HeadDim+2)*4+merge > sharedBudget(c) {
 		nsub--
 	}
 	if nsub == 0 {
@@ -321,14 +393,14 @@ func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout
 	if a.KVHeads > maxGroups || splits > maxGroups {
 		return gpu.Dispatch{}, false, fmt.Errorf("kernels: attention: 1×%d×%d workgroups", a.KVHeads, splits)
 	}
-	shader := "attention_decode_f16"
+	cache := "_f16"
 	if f32 {
-		shader = "attention_decode_f32"
+		cache = "_f32"
 	}
 	return gpu.Dispatch{
-		Shader: shader,
+		Shader: "attention_decode" + [...]string{"", "_nr", "_part"}[f] + cache,
 		Spec: []uint32{uint32(nsub * sg), uint32(a.HeadDim), uint32(grp), uint32(nu), uint32(bc),
-			uint32(kb), uint32(maxSubs(nsub))},
+			uint32(kb), uint32(maxSubs(nsub)), decodeMaxSplits},
 		Push: gpu.Push(1, uint32(a.Heads), uint32(a.KVHeads), uint32(a.Slots), uint32(a.Window),
 			gpu.F32(a.Scale), uint32(splits)),
 		Groups: [3]uint32{1, uint32(a.KVHeads), uint32(splits)},

@@ -1,17 +1,24 @@
 #version 450
-// First pass of split-K attention for one query token (a decode step, T = 1):
-// the same result as attention.comp with SPLIT and T = 1, laid out so that
-// each dependency chain is short. For the token at p = p0 = pos[0], kv head
-// g, query rows h = g*G + r (r < G = nH/nKV) and split z it writes
+// Split-K attention for one query token (a decode step, T = 1) in one
+// dispatch: the same result as attention.comp with SPLIT and T = 1 followed
+// by attention_combine.comp, laid out so that each dependency chain is
+// short. For the token at p = p0 = pos[0], kv head g, query rows
+// h = g*G + r (r < G = nH/nKV) and split z a workgroup writes
 //
 //   m = max_j s_j,  l = Σ_j exp(s_j - m),  o = Σ_j exp(s_j - m) · v[j,g]
 //   s_j = Scale · q[h]·k[j,g]
 //
-// over the split's keys j, to the scratch record of row h and split z
-// (attention_combine.comp merges them). Key p0 comes from k, v (the
-// chunk's only row); older ones from the caches, row j % Slots.
+// over the split's keys j, to the scratch record of row h and split z;
+// then the last workgroup of kv head g to finish merges the records of
+// its G rows as attention_combine.comp does,
 //
-// Bindings (as attention.comp's SPLIT variants, no spans):
+//   M = max_s m_s,  w_s = exp(m_s - M) (0 for a split without keys),
+//   out[h] = Σ_s w_s o_s / Σ_s w_s l_s
+//
+// Key p0 comes from k, v (the chunk's only row); older ones from the
+// caches, row j % Slots.
+//
+// Bindings:
 //   0 q   f32 [1, nH*D]            readonly
 //   1 k   f32 [1, nKV*D]           readonly
 //   2 v   f32 [1, nKV*D]           readonly
@@ -21,18 +28,27 @@
 //   5 pos int32 [>= 1]             readonly: pos[0] = p0
 //   6 scratch f32 [nH, Splits, D+2]: per (row h, split s) the max m, the
 //         sum l and the unnormalized accumulator o[D]
-// Push: T (must be 1), nH, nKV, Slots, Window, Scale, Splits.
+//   7 arrivals uint32 [nKV]: zero before the dispatch, zero again after
+//   8 out f32 [1, nH*D]
+// Push: T (must be 1), nH, nKV, Slots, Window, Scale, Splits (<= MS).
 // Spec: 0 workgroup size WG (subgroups of the device's size); 1 D (a
 //   multiple of UW); 2 G = nH/nKV; 3 NU, units a lane holds per row (so
 //   that NU * gl_SubgroupSize >= D/UW); 4 BC, the tile the key range is cut
 //   in (attention.comp's BC, so that the splits are the same); 5 KB, keys a
-//   subgroup loads at once; 6 NS, the most subgroups a workgroup can have.
+//   subgroup loads at once; 6 NS, the most subgroups a workgroup can have;
+//   7 MS, the most splits the last workgroup merges.
+//
+// PART (attention_decode_part_*): only the records, for
+// attention_combine.comp to merge in a second dispatch (bindings 0-6,
+// scratch write-only; no 7, 8).
 //
 // Keys: the token sees [lo, hi) = [max(0, p0+1-Window) (0 without window),
 // p0+1), every key of it allowed; split z takes, as attention.comp,
 // [lo + z·per, lo + (z+1)·per) ∩ [lo, hi) with per = ceil((hi-lo)/Splits)
-// rounded up to BC. A split past the keys writes m = MASKED, l = 0, o = 0
-// and does nothing else.
+// rounded up to BC. So the splits with keys are the first
+// nz = ceil((hi-lo)/per) (at least 1: key p0 is always seen); a split past
+// the keys writes m = MASKED, l = 0, o = 0 and goes straight to its
+// arrival.
 //
 // Mapping: group (0, g, z). A unit is UW consecutive dims of a row (16
 // bytes of the cache: 8 halves, or 4 floats with CACHE_F32); lane l of a
@@ -49,7 +65,31 @@
 // barrier, and invocations over (row, 4-dim slice) merge the subgroups'
 // records and write the scratch. Subgroup operations only ever run under
 // subgroup-uniform conditions.
-// Shared memory: 4·NS·G·(D+2) bytes.
+//
+// Arrival and merge (not PART): every workgroup, with keys or without,
+// makes its record stores visible device-wide (scratch is coherent,
+// memoryBarrierBuffer), then, after a workgroup barrier, its first
+// invocation adds 1 to arrivals[g]; the workgroup that reads Splits - 1
+// there is the last of kv head g: every other one has stored its records
+// and made them visible before its own add, so after a memoryBarrierBuffer
+// the coherent loads of this one (which bypass any stale non-coherent
+// cache) see them all. No workgroup waits for another (no spinning, no
+// assumption on which workgroups run at once). The last one then:
+//   1. per row r, one subgroup (r = sid, sid + nsub, …): its lanes load the
+//      (m, l) of the nz splits with keys, four splits a lane at once, fold
+//      them online, and subgroupMax / subgroupAdd give M and L = Σ w_s l_s;
+//      the weights w_s go to shared memory (sh_w), L to sh_L. One barrier.
+//   2. invocations over the G·D values (row, dim), four values apart by WG
+//      at once, loop the nz splits eight at a time: 32 independent,
+//      coalesced loads of o before their fmas (a few round trips to L2,
+//      not one per split), and out = Σ w_s o_s / L. Splits past nz (no
+//      keys, weight 0: most of them at a short context, the split count
+//      being fixed by the cache size) are not read.
+//   3. invocation 0 sets arrivals[g] back to 0 for the next run (nobody
+//      else touches it in this dispatch: all Splits have arrived; the next
+//      dispatch binding it comes after a pipeline barrier).
+// Shared memory: 4·NS·G·(D+2) + 4·G·(MS+1) bytes (the second term not with
+// PART).
 //
 // NORMROPE (attention_decode_nr_*): the same attention from the raw
 // projections, with the q/k norm, RoPE and the cache write of
@@ -67,7 +107,7 @@
 // key p0 computes its rotated key the same way, uses it (f32) as before,
 // and writes it and v into cache row p0 % Slots (f16 pairs by
 // packHalf2x16, round to nearest even, or f32), as normrope_cache does.
-// Extra bindings: 7 q gain f32 [D], 8 k gain f32 [D], 9 inv f32 [D/2]
+// Extra bindings: 9 q gain f32 [D], 10 k gain f32 [D], 11 inv f32 [D/2]
 // (kernels.RoPEInvFreq; q and k share it); ck and cv become writable.
 // Extra push word: eps (after Splits). Needs D a multiple of 2·UW, so that
 // a unit's partner is a whole unit.
@@ -86,6 +126,8 @@
 //! variant attention_decode_f32 CACHE_F32
 //! variant attention_decode_nr_f16 NORMROPE
 //! variant attention_decode_nr_f32 NORMROPE CACHE_F32
+//! variant attention_decode_part_f16 PART
+//! variant attention_decode_part_f32 PART CACHE_F32
 //! requires subgroup
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
@@ -99,6 +141,7 @@ layout(constant_id = 3) const uint NU = 1;
 layout(constant_id = 4) const uint BC = 16;
 layout(constant_id = 5) const uint KB = 8;
 layout(constant_id = 6) const uint NS = 4;
+layout(constant_id = 7) const uint MS = 64;
 
 #ifdef CACHE_F32
 #define RAW vec4 // a unit as loaded from the cache
@@ -127,11 +170,18 @@ layout(binding = 3) readonly buffer CK { RAW ck4[]; };
 layout(binding = 4) readonly buffer CV { RAW cv4[]; };
 #endif
 layout(binding = 5) readonly buffer Pos { int pos[]; };
-layout(binding = 6) writeonly buffer Out { float outp[]; };
+#ifdef PART
+layout(binding = 6) writeonly buffer Part { float part[]; };
+#else
+// Written by every workgroup, read by the last of each kv head: coherent.
+layout(binding = 6) coherent buffer Part { float part[]; };
+layout(binding = 7) coherent buffer Arrivals { uint arrivals[]; };
+layout(binding = 8) writeonly buffer Out { float outp[]; };
+#endif
 #ifdef NORMROPE
-layout(binding = 7) readonly buffer QG { vec4 qg4[]; };
-layout(binding = 8) readonly buffer KG { vec4 kg4[]; };
-layout(binding = 9) readonly buffer Inv { float inv[]; };
+layout(binding = 9) readonly buffer QG { vec4 qg4[]; };
+layout(binding = 10) readonly buffer KG { vec4 kg4[]; };
+layout(binding = 11) readonly buffer Inv { float inv[]; };
 #endif
 
 layout(push_constant) uniform Push {
@@ -154,6 +204,11 @@ layout(push_constant) uniform Push {
 shared float sh_m[NS * G];   // per (subgroup, row): running max
 shared float sh_l[NS * G];   // running sum
 shared vec4 sh_o[NS * G * D4]; // accumulator
+#ifndef PART
+shared bool sh_last;     // this workgroup is the last of its kv head
+shared float sh_w[G * MS]; // per (row, split): m_s, then the weight w_s
+shared float sh_L[G];      // per row: Σ_s w_s l_s
+#endif
 
 // Per invocation. Index (r*NU + i)*UV + c: row r, the lane's i-th unit,
 // its c-th vec4.
@@ -387,32 +442,9 @@ void fold_own() {
     }
 }
 
-void main() {
-    uint g = gl_WorkGroupID.y;
-    uint z = gl_WorkGroupID.z;
-    uint p0 = uint(pos[0]);
-    lane = gl_SubgroupInvocationID;
-    kvw = pc.nKV * D;
-    hoff = g * D;
-
-    // The split's keys, as attention.comp cuts them for T = 1.
-    uint lo = (pc.window > 0u && p0 + 1u > pc.window) ? p0 + 1u - pc.window : 0u;
-    uint hi = p0 + 1u;
-    uint per = ((hi - lo + pc.splits - 1u) / pc.splits + BC - 1u) / BC * BC;
-    lo = min(hi, lo + z * per);
-    hi = min(hi, lo + per);
-
-    const uint rec = D + 2u;
-    if (lo == hi) {
-        // No key: the empty record (MASKED, 0, 0, …) per row.
-        for (uint cell = gl_LocalInvocationID.x; cell < G * rec; cell += gl_WorkGroupSize.x) {
-            uint r = cell / rec;
-            uint x = cell - r * rec;
-            outp[((g * G + r) * pc.splits + z) * rec + x] = x == 0u ? MASKED : 0.0;
-        }
-        return;
-    }
-
+// attend computes the records of split z (keys [lo, hi), not empty) of kv
+// head g and writes them to the scratch.
+void attend(uint g, uint z, uint p0, uint lo, uint hi) {
 #ifdef NORMROPE
     angles(int(p0));
 #endif
@@ -473,6 +505,7 @@ void main() {
         }
     }
     barrier();
+    const uint rec = D + 2u;
     for (uint cell = gl_LocalInvocationID.x; cell < G * D4; cell += gl_WorkGroupSize.x) {
         uint r = cell / D4;
         uint x = cell - r * D4;
@@ -490,13 +523,153 @@ void main() {
         }
         uint base = ((g * G + r) * pc.splits + z) * rec;
         if (x == 0u) {
-            outp[base] = m;
-            outp[base + 1u] = l;
+            part[base] = m;
+            part[base + 1u] = l;
         }
         uint e = base + 2u + 4u * x;
-        outp[e] = o.x;
-        outp[e + 1u] = o.y;
-        outp[e + 2u] = o.z;
-        outp[e + 3u] = o.w;
+        part[e] = o.x;
+        part[e + 1u] = o.y;
+        part[e + 2u] = o.z;
+        part[e + 3u] = o.w;
     }
+}
+
+#ifndef PART
+// Values of out a tail invocation takes at once, and splits per round.
+const uint TV = 4u;
+const uint TS = 8u;
+
+// finish counts the workgroup in for kv head g and, in the last one to
+// arrive, merges the nz splits with keys of its G rows into out (see the
+// header). Called by every invocation, under uniform control flow.
+void finish(uint g, uint nz) {
+    memoryBarrierBuffer(); // this invocation's records, visible device-wide
+    barrier();             // … for every invocation, before the count
+    if (gl_LocalInvocationIndex == 0u) {
+        sh_last = atomicAdd(arrivals[g], 1u) == pc.splits - 1u;
+    }
+    barrier();
+    if (!sh_last) { // workgroup-uniform
+        return;
+    }
+    memoryBarrierBuffer();
+
+    const uint rec = D + 2u;
+    uint rstride = pc.splits * rec; // floats of a row's records
+    uint S = gl_SubgroupSize;
+    // 1. Per row: M, L and the weights.
+    for (uint r = gl_SubgroupID; r < G; r += gl_NumSubgroups) { // subgroup-uniform
+        uint base = (g * G + r) * rstride;
+        float lm = MASKED; // the lane's running max and sum
+        float ll = 0.0;
+        for (uint s0 = 0u; s0 < nz; s0 += 4u * S) {
+            float ms[4], ls[4];
+            [[unroll]] for (uint u = 0u; u < 4u; u++) {
+                uint s = s0 + u * S + lane;
+                ms[u] = MASKED;
+                ls[u] = 0.0;
+                if (s < nz) {
+                    ms[u] = part[base + s * rec];
+                    ls[u] = part[base + s * rec + 1u];
+                }
+            }
+            float mx = lm;
+            [[unroll]] for (uint u = 0u; u < 4u; u++) {
+                uint s = s0 + u * S + lane;
+                if (s < nz) {
+                    sh_w[r * MS + s] = ms[u];
+                }
+                mx = max(mx, ms[u]);
+            }
+            if (mx != MASKED) {
+                float sum = lm == MASKED ? 0.0 : ll * exp(lm - mx);
+                [[unroll]] for (uint u = 0u; u < 4u; u++) {
+                    sum += ms[u] == MASKED ? 0.0 : ls[u] * exp(ms[u] - mx);
+                }
+                lm = mx;
+                ll = sum;
+            }
+        }
+        float M = subgroupMax(lm);
+        float L = subgroupAdd(lm == MASKED ? 0.0 : ll * exp(lm - M));
+        for (uint s = lane; s < nz; s += S) { // the lane's own entries
+            float m = sh_w[r * MS + s];
+            sh_w[r * MS + s] = m == MASKED ? 0.0 : exp(m - M);
+        }
+        if (subgroupElect()) {
+            sh_L[r] = L;
+        }
+    }
+    barrier();
+
+    // 2. out = Σ_s w_s o_s / L over values v = (row, dim) of the kv head.
+    uint WG = gl_WorkGroupSize.x;
+    for (uint v0 = gl_LocalInvocationIndex; v0 < G * D; v0 += TV * WG) {
+        uint rr[TV];  // row
+        uint ob[TV];  // the value's o in split 0
+        float a[TV];
+        [[unroll]] for (uint t = 0u; t < TV; t++) {
+            uint v = min(v0 + t * WG, G * D - 1u); // past the end: a copy of the last
+            rr[t] = v / D;
+            ob[t] = (g * G + rr[t]) * rstride + 2u + (v - rr[t] * D);
+            a[t] = 0.0;
+        }
+        for (uint s0 = 0u; s0 < nz; s0 += TS) {
+            float o[TV * TS];
+            [[unroll]] for (uint t = 0u; t < TV; t++) {
+                [[unroll]] for (uint u = 0u; u < TS; u++) {
+                    uint s = s0 + u;
+                    o[t * TS + u] = s < nz ? part[ob[t] + s * rec] : 0.0;
+                }
+            }
+            [[unroll]] for (uint t = 0u; t < TV; t++) {
+                [[unroll]] for (uint u = 0u; u < TS; u++) {
+                    float w = sh_w[rr[t] * MS + min(s0 + u, nz - 1u)]; // times 0 past nz
+                    a[t] = fma(w, o[t * TS + u], a[t]);
+                }
+            }
+        }
+        [[unroll]] for (uint t = 0u; t < TV; t++) {
+            uint v = v0 + t * WG;
+            if (v < G * D) {
+                outp[g * G * D + v] = a[t] / sh_L[rr[t]];
+            }
+        }
+    }
+    if (gl_LocalInvocationIndex == 0u) {
+        arrivals[g] = 0u;
+    }
+}
+#endif
+
+void main() {
+    uint g = gl_WorkGroupID.y;
+    uint z = gl_WorkGroupID.z;
+    uint p0 = uint(pos[0]);
+    lane = gl_SubgroupInvocationID;
+    kvw = pc.nKV * D;
+    hoff = g * D;
+
+    // The split's keys, as attention.comp cuts them for T = 1.
+    uint lo = (pc.window > 0u && p0 + 1u > pc.window) ? p0 + 1u - pc.window : 0u;
+    uint hi = p0 + 1u;
+    uint per = ((hi - lo + pc.splits - 1u) / pc.splits + BC - 1u) / BC * BC;
+    uint nz = (hi - lo + per - 1u) / per; // splits with keys
+    lo = min(hi, lo + z * per);
+    hi = min(hi, lo + per);
+
+    if (lo == hi) {
+        // No key: the empty record (MASKED, 0, 0, …) per row.
+        const uint rec = D + 2u;
+        for (uint cell = gl_LocalInvocationID.x; cell < G * rec; cell += gl_WorkGroupSize.x) {
+            uint r = cell / rec;
+            uint x = cell - r * rec;
+            part[((g * G + r) * pc.splits + z) * rec + x] = x == 0u ? MASKED : 0.0;
+        }
+    } else {
+        attend(g, z, p0, lo, hi);
+    }
+#ifndef PART
+    finish(g, nz);
+#endif
 }
