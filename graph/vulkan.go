@@ -96,6 +96,10 @@ type vkPlan struct {
 type PlanStats struct {
 	Dispatches, Barriers, Copies int
 	ArenaBytes                   uint64
+	// SplitBytes is the scratch that split passes (split-K attention,
+	// products cut into runs of K) keep their partial results in: 0 when
+	// the plan splits nothing.
+	SplitBytes uint64
 }
 
 // Stats returns the counts of a prepared plan.
@@ -104,7 +108,7 @@ func (v *Vulkan) Stats(p *Plan) (PlanStats, bool) {
 	if !ok {
 		return PlanStats{}, false
 	}
-	return PlanStats{vp.dispatches, vp.barriers, vp.copies, vp.arena.Size}, true
+	return PlanStats{vp.dispatches, vp.barriers, vp.copies, vp.arena.Size, vp.splitScratch.Size}, true
 }
 
 // Prepare uploads the weights p uses, allocates its arena and records its

@@ -434,7 +434,7 @@ func attnSplits(c gpu.Caps, a kernels.Attn, T int) int {
 
 // CanAttentionNormRope reports whether the executor runs OpAttentionNormRope
 // with attributes a: where the plain one-token attention would run split-K
-// with attention_decode as its first pass (kernels.AttentionNormRopeSupported
+// on attention_decode (kernels.AttentionNormRopeSupported
 // adds a head dim of whole unit pairs), and q and k share one RoPE table.
 // Pass it to FuseAttentionNormRope.
 func (v *Vulkan) CanAttentionNormRope(a AttnNormRopeAttr) bool {
