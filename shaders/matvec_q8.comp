@@ -41,8 +41,11 @@
 //	xnew = r + o * inversesqrt(mean(o^2) + eps) * g1
 //	x    = xnew * inversesqrt(mean(xnew^2) + eps) * g2
 //
-// every workgroup computing both in its prologue (xnew kept in shared
-// memory) before quantizing x; with write = 1 workgroup 0 also stores xnew.
+// every workgroup computing both in its prologue (xnew * g2 kept in shared
+// memory, scaled by the second norm as it is quantized) before quantizing
+// x; with write = 1 workgroup 0 also stores xnew. The prologue issues all
+// its loads (an invocation's vec4s of o, r, g1 and g2) before the first
+// sum: one memory round trip instead of three.
 // Extra bindings after y: r f32 [cols], g1 f32 [cols], g2 f32 [cols], xnew
 // f32 [cols] (written only with write = 1). Push: rows, cols, eps, write.
 //! variant matvec_q8_q4_0 TYPE_Q4_0
@@ -133,19 +136,34 @@ float rs2; // the second norm's scale
 // workgroup 0 writing it to xnew when asked, and sets rs2.
 void norm_x(bool write) {
     uint n4 = pc.cols >> 2;
+    // Every load of the prologue is issued at once: the invocation's vec4s
+    // of o, r, g1 and g2 (NI of each at most).
+    const uint NI = (XCAP / 4u + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    vec4 o[NI], rr[NI], ga[NI], gb[NI];
     float ss = 0.0;
-    for (uint i = gl_LocalInvocationID.x; i < n4; i += gl_WorkGroupSize.x) {
-        vec4 o = x4[i];
-        ss += dot(o, o);
+    [[unroll]] for (uint k = 0u; k < NI; k++) {
+        uint i = min(gl_LocalInvocationID.x + k * gl_WorkGroupSize.x, n4 - 1u);
+        o[k] = x4[i];
+        rr[k] = r4[i];
+        ga[k] = g1[i];
+        gb[k] = g2[i];
+    }
+    [[unroll]] for (uint k = 0u; k < NI; k++) {
+        if (gl_LocalInvocationID.x + k * gl_WorkGroupSize.x < n4) {
+            ss += dot(o[k], o[k]);
+        }
     }
     float rs1 = inversesqrt(workgroup_sum(ss) / float(pc.cols) + pc.eps);
     float ss2 = 0.0;
-    for (uint i = gl_LocalInvocationID.x; i < n4; i += gl_WorkGroupSize.x) {
-        vec4 xn = r4[i] + x4[i] * rs1 * g1[i];
-        sf[i] = xn;
-        ss2 += dot(xn, xn);
-        if (write) {
-            xnew[i] = xn;
+    [[unroll]] for (uint k = 0u; k < NI; k++) {
+        uint i = gl_LocalInvocationID.x + k * gl_WorkGroupSize.x;
+        if (i < n4) {
+            vec4 xn = rr[k] + o[k] * rs1 * ga[k];
+            sf[i] = xn * gb[k]; // xval scales it by rs2
+            ss2 += dot(xn, xn);
+            if (write) {
+                xnew[i] = xn;
+            }
         }
     }
     // workgroup_sum's barriers also make sf visible to the whole workgroup.
@@ -153,7 +171,7 @@ void norm_x(bool write) {
 }
 
 // xval is the vec4 i of the product's input.
-vec4 xval(uint i) { return sf[i] * rs2 * g2[i]; }
+vec4 xval(uint i) { return sf[i] * rs2; }
 #else
 vec4 xval(uint i) { return x4[i]; }
 #endif
