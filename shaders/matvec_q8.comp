@@ -218,38 +218,50 @@ float team_sum(float v) {
 }
 
 // quantize_x fills sx and sb from x (see the header). Each invocation
-// loads one vec4 of x per step, coalesced; the 8 lanes of a 32-block find
+// takes one vec4 of x per step, coalesced; the 8 lanes of a 32-block find
 // its largest magnitude and the sums of its halves with XOR shuffles, and
 // lanes 4k write the words of four lanes as one entry of sx.
 void quantize_x() {
     uint n4 = pc.cols >> 2;
     uint me = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
-    for (uint i0 = 0u; i0 < n4; i0 += gl_WorkGroupSize.x) {
-        // n4 and every subgroup's first index are multiples of 8: a block's
-        // lanes are all in range or all out.
-        uint i = i0 + me;
-        bool ok = i < n4;
-        vec4 v = ok ? xval(i) : vec4(0.0);
-        vec4 a = abs(v);
-        float amax = max(max(a.x, a.y), max(a.z, a.w));
-        amax = max(amax, subgroupShuffleXor(amax, 1u));
-        amax = max(amax, subgroupShuffleXor(amax, 2u));
-        amax = max(amax, subgroupShuffleXor(amax, 4u));
-        float id = amax > 0.0 ? 127.0 / amax : 0.0;
-        ivec4 q = ivec4(roundEven(v * id));
-        uint word = (uint(q.x) & 0xFFu) | ((uint(q.y) & 0xFFu) << 8) | ((uint(q.z) & 0xFFu) << 16) | (uint(q.w) << 24);
-        int sum = q.x + q.y + q.z + q.w;
-        sum += subgroupShuffleXor(sum, 1u);
-        sum += subgroupShuffleXor(sum, 2u);
-        int other = subgroupShuffleXor(sum, 4u);
-        uint w1 = subgroupShuffleXor(word, 1u);
-        uint w2 = subgroupShuffleXor(word, 2u);
-        uint w3 = subgroupShuffleXor(word, 3u);
-        if (ok && (i & 3u) == 0u) {
-            sx[i >> 2] = uvec4(word, w1, w2, w3);
+    // The invocation's vec4s are loaded NQ at a time (all of them up to 8
+    // steps) before any is quantized, so that a long x (the down product's
+    // 10240 values) costs few memory round trips, not one per step.
+    const uint NQA = (XCAP / 4u + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
+    const uint NQ = NQA < 8u ? NQA : 8u;
+    for (uint k0 = 0u; k0 * gl_WorkGroupSize.x < n4; k0 += NQ) {
+        vec4 xs[NQ];
+        [[unroll]] for (uint k = 0u; k < NQ; k++) {
+            uint i = (k0 + k) * gl_WorkGroupSize.x + me;
+            xs[k] = i < n4 ? xval(i) : vec4(0.0);
         }
-        if (ok && (i & 7u) == 0u) {
-            sb[i >> 3] = uvec2(floatBitsToUint(amax / 127.0), (uint(sum) & 0xFFFFu) | (uint(other) << 16));
+        [[unroll]] for (uint k = 0u; k < NQ; k++) {
+            // n4 and every subgroup's first index are multiples of 8: a block's
+            // lanes are all in range or all out.
+            uint i = (k0 + k) * gl_WorkGroupSize.x + me;
+            bool ok = i < n4;
+            vec4 v = xs[k];
+            vec4 a = abs(v);
+            float amax = max(max(a.x, a.y), max(a.z, a.w));
+            amax = max(amax, subgroupShuffleXor(amax, 1u));
+            amax = max(amax, subgroupShuffleXor(amax, 2u));
+            amax = max(amax, subgroupShuffleXor(amax, 4u));
+            float id = amax > 0.0 ? 127.0 / amax : 0.0;
+            ivec4 q = ivec4(roundEven(v * id));
+            uint word = (uint(q.x) & 0xFFu) | ((uint(q.y) & 0xFFu) << 8) | ((uint(q.z) & 0xFFu) << 16) | (uint(q.w) << 24);
+            int sum = q.x + q.y + q.z + q.w;
+            sum += subgroupShuffleXor(sum, 1u);
+            sum += subgroupShuffleXor(sum, 2u);
+            int other = subgroupShuffleXor(sum, 4u);
+            uint w1 = subgroupShuffleXor(word, 1u);
+            uint w2 = subgroupShuffleXor(word, 2u);
+            uint w3 = subgroupShuffleXor(word, 3u);
+            if (ok && (i & 3u) == 0u) {
+                sx[i >> 2] = uvec4(word, w1, w2, w3);
+            }
+            if (ok && (i & 7u) == 0u) {
+                sb[i >> 3] = uvec2(floatBitsToUint(amax / 127.0), (uint(sum) & 0xFFFFu) | (uint(other) << 16));
+            }
         }
     }
 }
