@@ -102,8 +102,8 @@ func (r *recorder) dispatch(ds gpu.Dispatch, bufs []gpu.Buffer, reads, writes []
 	return nil
 }
 
-// weighs notes the weight bytes the last dispatch reads.
-func (r *recorder) weighs(n uint64) { r.vp.cmds[len(r.vp.cmds)-1].weight = n }
+// weighs adds n to the weight bytes the last dispatch reads.
+func (r *recorder) weighs(n uint64) { r.vp.cmds[len(r.vp.cmds)-1].weight += n }
 
 func (r *recorder) copy(dst, src gpu.Buffer) {
 	r.before([]gpu.Buffer{src}, []gpu.Buffer{dst})
