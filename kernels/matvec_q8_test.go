@@ -77,8 +77,8 @@ func TestMatVecQ8Vulkan(t *testing.T) {
 
 // TestMatVecQ8VulkanLayouts runs other team widths and workgroup shapes
 // than the lowering picks: teams narrower and wider than the row's units,
-// fewer teams than rows per workgroup (teams loop), and a workgroup of one
-// subgroup. Tolerance as TestMatVecQ8Vulkan.
+// fewer teams than rows per workgroup (teams loop, also over 64 rows), and
+// a workgroup of one subgroup. Tolerance as TestMatVecQ8Vulkan.
 func TestMatVecQ8VulkanLayouts(t *testing.T) {
 	d := vktest.Device(t)
 	sg := uint32(subgroupSize(d.Caps()))
@@ -89,6 +89,7 @@ func TestMatVecQ8VulkanLayouts(t *testing.T) {
 		{"team2", 2 * sg, 2, 8},
 		{"team-subgroup", 2 * sg, sg, 8},
 		{"teams-loop", sg, sg / 2, 7},
+		{"tall", min(8*sg, 256), sg, 64}, // an lm head's 64 rows a workgroup
 	}
 	for _, typ := range q8TestTypes {
 		s := shapeCase{rows: 13, cols: 2 * typ.BlockElems() * 4, raw: true}
