@@ -47,8 +47,9 @@
 // [lo + z·per, lo + (z+1)·per) ∩ [lo, hi) with per = ceil((hi-lo)/Splits)
 // rounded up to BC. So the splits with keys are the first
 // nz = ceil((hi-lo)/per) (at least 1: key p0 is always seen); a split past
-// the keys writes m = MASKED, l = 0, o = 0 and goes straight to its
-// arrival.
+// the keys goes straight to its arrival (the merge reads the first nz
+// records only), and with PART, for attention_combine, writes the empty
+// record m = MASKED, l = 0, o = 0 first.
 //
 // Mapping: group (0, g, z). A unit is UW consecutive dims of a row (16
 // bytes of the cache: 8 halves, or 4 floats with CACHE_F32); lane l of a
@@ -659,13 +660,16 @@ void main() {
     hi = min(hi, lo + per);
 
     if (lo == hi) {
-        // No key: the empty record (MASKED, 0, 0, …) per row.
+#ifdef PART
+        // No key: the empty record (MASKED, 0, 0, …) per row (the merge in
+        // the last workgroup reads only the nz splits with keys).
         const uint rec = D + 2u;
         for (uint cell = gl_LocalInvocationID.x; cell < G * rec; cell += gl_WorkGroupSize.x) {
             uint r = cell / rec;
             uint x = cell - r * rec;
             part[((g * G + r) * pc.splits + z) * rec + x] = x == 0u ? MASKED : 0.0;
         }
+#endif
     } else {
         attend(g, z, p0, lo, hi);
     }
