@@ -4,8 +4,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"gemmavk/gpu"
-	"gemmavk/internal/testutil"
 	"gemmavk/internal/vktest"
 	"gemmavk/kernels/quant"
 )
@@ -66,26 +64,5 @@ func TestHalfActivationsVulkan(t *testing.T) {
 	if len(names) != 2 || !half[n1] || !half[f] {
 		t.Errorf("f16 activations %v, want the seam's second norm and gelu_mul's output", names)
 	}
-	xb, err := d.Alloc(uint64(4*len(xs)), gpu.DeviceLocal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(xb)
-	if err := d.Upload(xb, vktest.F32Bytes(xs)); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Run(p, nil, &VulkanEnv{States: map[string]gpu.Buffer{"x": xb}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, out := range []*Tensor{y, last} {
-		want, err := c.Read(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := v.Read(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		testutil.CheckClose(t, out.Name, got, want, 5e-3)
-	}
+	checkStateRun(t, d, v, c, p, xs, 5e-3, y, last)
 }

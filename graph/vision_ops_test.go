@@ -214,18 +214,25 @@ func TestVisionOpsVulkan(t *testing.T) {
 	// 1e-5 (on cooperative matrices the products would round to f16).
 	v := NewVulkan(d, VulkanOptions{ExactProducts: true})
 	defer v.Close()
-	xb, err := d.Alloc(uint64(4*len(vb.x)), gpu.DeviceLocal)
+	checkStateRun(t, d, v, c, p, vb.x, 1e-5, vb.hidden, vb.feats)
+}
+
+// checkStateRun runs p on v with x bound to its state "x", and compares
+// outs with their values in c, which has run p on the same x, within tol.
+func checkStateRun(t *testing.T, d *gpu.Device, v *Vulkan, c *CPU, p *Plan, x []float32, tol float64, outs ...*Tensor) {
+	t.Helper()
+	xb, err := d.Alloc(uint64(4*len(x)), gpu.DeviceLocal)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Free(xb)
-	if err := d.Upload(xb, vktest.F32Bytes(vb.x)); err != nil {
+	if err := d.Upload(xb, vktest.F32Bytes(x)); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Run(p, nil, &VulkanEnv{States: map[string]gpu.Buffer{"x": xb}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []*Tensor{vb.hidden, vb.feats} {
+	for _, o := range outs {
 		want, err := c.Read(o)
 		if err != nil {
 			t.Fatal(err)
@@ -234,6 +241,6 @@ func TestVisionOpsVulkan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testutil.CheckClose(t, o.Name, got, want, 1e-5)
+		testutil.CheckClose(t, o.Name, got, want, tol)
 	}
 }

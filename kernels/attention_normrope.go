@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-
-	"gemmavk/gpu"
-)
+import "gemmavk/gpu"
 
 // One decode step's attention from the raw q and k projections: the q/k
 // norm, RoPE and KV-cache write of RMSNormRoPEVk / RMSNormRoPECacheVk
@@ -58,13 +54,7 @@ func AttentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 b
 // from l.
 func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) (gpu.Dispatch, error) {
 	ds, ok, err := attnNormRopeDispatch(c, a, splits, eps, cacheF32, l)
-	if err != nil {
-		return gpu.Dispatch{}, err
-	}
-	if !ok {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: attention norm rope: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
-	}
-	return ds, nil
+	return suited(ds, ok, err, "attention norm rope", a)
 }
 
 // attnNormRopeDispatch lowers AttentionNormRopeVk, or returns ok false

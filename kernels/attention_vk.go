@@ -307,11 +307,17 @@ func AttentionDecodeVk(c gpu.Caps, a Attn, splits int, cacheF32 bool) (gpu.Dispa
 // attentionDecodeVk is AttentionDecodeVk with the layout from l.
 func attentionDecodeVk(c gpu.Caps, a Attn, splits int, cacheF32 bool, l decodeLayout) (gpu.Dispatch, error) {
 	ds, ok, err := attnDecodeDispatch(c, a, splits, cacheF32, l, decodeFolded)
+	return suited(ds, ok, err, "attention decode", a)
+}
+
+// suited passes on a lowering's dispatch, turning its ok false (the kernel
+// does not suit a on the device) into an error naming op.
+func suited(ds gpu.Dispatch, ok bool, err error, op string, a Attn) (gpu.Dispatch, error) {
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
 	if !ok {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: attention decode: %d/%d heads of dim %d not supported on this device", a.Heads, a.KVHeads, a.HeadDim)
+		return gpu.Dispatch{}, fmt.Errorf("kernels: %s: %d/%d heads of dim %d not supported on this device", op, a.Heads, a.KVHeads, a.HeadDim)
 	}
 	return ds, nil
 }
