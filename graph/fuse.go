@@ -20,12 +20,7 @@ import "gemmavk/kernels"
 // An intermediate is fused away only when the replaced op is its sole
 // reader and the caller does not read it.
 func Fuse(g *Graph) *Graph {
-	f := &fuser{g: g, readers: map[*Tensor][]*Node{}, dead: map[*Node]bool{}}
-	for _, n := range g.Nodes {
-		for _, in := range n.In {
-			f.readers[in] = append(f.readers[in], n)
-		}
-	}
+	f := newFuser(g)
 	repl := map[*Node]*Node{}
 	for _, n := range g.Nodes {
 		if m := f.rule(n); m != nil {
@@ -57,6 +52,21 @@ type fuser struct {
 	g       *Graph
 	readers map[*Tensor][]*Node
 	dead    map[*Node]bool
+}
+
+func newFuser(g *Graph) *fuser {
+	return &fuser{g: g, readers: readersOf(g.Nodes), dead: map[*Node]bool{}}
+}
+
+// readersOf maps each tensor to the nodes of nodes that read it, in order.
+func readersOf(nodes []*Node) map[*Tensor][]*Node {
+	readers := map[*Tensor][]*Node{}
+	for _, n := range nodes {
+		for _, in := range n.In {
+			readers[in] = append(readers[in], n)
+		}
+	}
+	return readers
 }
 
 // only returns the node producing t when n is t's sole reader and the
@@ -233,34 +243,14 @@ func fusableReaders(g *Graph, rs []int, f *Tensor, can func(w *kernels.Weight) b
 // fused node's attributes (the executor lowers it). The values are those
 // of the plain ops.
 func FuseAttentionNormRope(g *Graph, can func(AttnNormRopeAttr) bool) *Graph {
-	readers := map[*Tensor][]*Node{}
-	producer := map[*Tensor]*Node{}
-	for _, n := range g.Nodes {
-		for _, in := range n.In {
-			readers[in] = append(readers[in], n)
-		}
-		if n.Out != nil {
-			producer[n.Out] = n
-		}
-	}
-	// only returns t's producer when it is an op node, n is t's sole
-	// reader and the caller does not read t.
-	only := func(t *Tensor, n *Node, op Op) *Node {
-		p := producer[t]
-		if p == nil || p.Op != op || p.Out2 != nil || t.Kind != Activation || t.Output ||
-			len(readers[t]) != 1 || readers[t][0] != n {
-			return nil
-		}
-		return p
-	}
+	f := newFuser(g)
 	repl := map[*Node]*Node{}
-	drop := map[*Node]bool{}
 	for _, n := range g.Nodes {
 		if n.Op != OpAttention || len(n.In) != 6 || n.In[0].Rows() != 1 {
 			continue
 		}
 		q, k, v, ck, cv, pos := n.In[0], n.In[1], n.In[2], n.In[3], n.In[4], n.In[5]
-		qn, kn := only(q, n, OpRMSNormRoPE), only(k, n, OpRMSNormRoPECache)
+		qn, kn := f.only(q, n, OpRMSNormRoPE), f.only(k, n, OpRMSNormRoPECache)
 		if qn == nil || kn == nil {
 			continue
 		}
@@ -273,9 +263,9 @@ func FuseAttentionNormRope(g *Graph, can func(AttnNormRopeAttr) bool) *Graph {
 		if !can(attr) {
 			continue
 		}
-		drop[qn], drop[kn] = true, true
+		f.dead[qn], f.dead[kn] = true, true
 		repl[n] = &Node{Op: OpAttentionNormRope, Out: n.Out, Attr: attr,
 			In: []*Tensor{qn.In[0], qn.In[1], kn.In[0], kn.In[1], v, ck, cv, pos}}
 	}
-	return rewrite(g, drop, repl)
+	return rewrite(g, f.dead, repl)
 }

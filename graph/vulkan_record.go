@@ -393,17 +393,7 @@ func (r *recorder) attention(n *Node, out gpu.Buffer) error {
 		if err != nil {
 			return err
 		}
-		scratch, err := r.splitScratch(scratchSize)
-		if err != nil {
-			return err
-		}
-		arr, err := r.arrivals(a.KVHeads)
-		if err != nil {
-			return err
-		}
-		bind := append(append([]gpu.Buffer{}, bufs...), scratch, arr, out)
-		reads := append(append([]gpu.Buffer{}, bufs...), arr)
-		return r.dispatch(ds, bind, reads, []gpu.Buffer{scratch, arr, out})
+		return r.merged(ds, scratchSize, a.KVHeads, bufs, out, nil, nil)
 	}
 	var ds []gpu.Dispatch
 	if coop {
@@ -469,17 +459,31 @@ func (r *recorder) attentionNormRope(n *Node, out gpu.Buffer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := r.splitScratch(uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)))
-	if err != nil {
-		return err
-	}
-	arr, err := r.arrivals(a.Attn.KVHeads)
-	if err != nil {
-		return err
-	}
 	q, qg, k, kg, v, ck, cv, pos := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
-	return r.dispatch(ds, []gpu.Buffer{q, k, v, ck, cv, pos, scratch, arr, out, qg, kg, inv},
-		[]gpu.Buffer{q, k, v, ck, cv, pos, arr}, []gpu.Buffer{scratch, arr, out, ck, cv})
+	return r.merged(ds, uint64(kernels.AttentionSplitScratch(a.Attn, 1, splits)), a.Attn.KVHeads,
+		[]gpu.Buffer{q, k, v, ck, cv, pos}, out, []gpu.Buffer{qg, kg, inv}, []gpu.Buffer{ck, cv})
+}
+
+// merged records a split operation in one dispatch (attention_decode): ds
+// writes its partial results to size bytes of the plan's scratch
+// (splitScratch), and the last of its workgroups to arrive on each of
+// counters of the plan's arrival counters merges them into out. Bindings:
+// in..., the scratch, the counters, out, extra...; ds reads in (hazards
+// tracked) and extra (weights, not tracked), and writes the scratch, the
+// counters, out and also (buffers among in it writes as well).
+func (r *recorder) merged(ds gpu.Dispatch, size uint64, counters int, in []gpu.Buffer, out gpu.Buffer, extra, also []gpu.Buffer) error {
+	scratch, err := r.splitScratch(size)
+	if err != nil {
+		return err
+	}
+	arr, err := r.arrivals(counters)
+	if err != nil {
+		return err
+	}
+	bind := append(append(append([]gpu.Buffer{}, in...), scratch, arr, out), extra...)
+	reads := append(append([]gpu.Buffer{}, in...), arr)
+	writes := append([]gpu.Buffer{scratch, arr, out}, also...)
+	return r.dispatch(ds, bind, reads, writes)
 }
 
 // partRows is the row count of the parts a weight of rows × rowBytes is
@@ -656,12 +660,7 @@ func (v *Vulkan) coop(w *kernels.Weight) bool {
 // workgroup along a row of tiles reads again (4B pp512: 2560 to 10240
 // columns of x per 128 weight rows).
 func (v *Vulkan) halfActs(p *Plan) map[*Tensor]bool {
-	readers := map[*Tensor][]*Node{}
-	for _, n := range p.Steps {
-		for _, t := range n.In {
-			readers[t] = append(readers[t], n)
-		}
-	}
+	readers := readersOf(p.Steps)
 	half := map[*Tensor]bool{}
 	for _, n := range p.Steps {
 		var t *Tensor
