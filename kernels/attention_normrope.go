@@ -61,11 +61,7 @@ func attentionNormRopeVk(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 b
 // where attention_decode does not suit a or the head dim is not a multiple
 // of two units.
 func attnNormRopeDispatch(c gpu.Caps, a Attn, splits int, eps float32, cacheF32 bool, l decodeLayout) (gpu.Dispatch, bool, error) {
-	uw := 8
-	if cacheF32 {
-		uw = 4
-	}
-	if a.HeadDim%(2*uw) != 0 {
+	if a.HeadDim%(2*decodeUnit(cacheF32)) != 0 {
 		return gpu.Dispatch{}, false, nil
 	}
 	ds, ok, err := attnDecodeDispatch(c, a, splits, cacheF32, l, decodeNormRope)

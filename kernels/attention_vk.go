@@ -255,6 +255,15 @@ const (
 	decodeMaxSplits = 64
 )
 
+// decodeUnit is the values in attention_decode's unit, 16 bytes of the
+// cache: 8 halves, or 4 floats with f32 caches.
+func decodeUnit(cacheF32 bool) int {
+	if cacheF32 {
+		return 4
+	}
+	return 8
+}
+
 // decodeLayout sets attention_decode's subgroups per workgroup and keys per
 // step (KB); zero means the default.
 type decodeLayout struct{ subgroups, kb int }
@@ -350,10 +359,7 @@ func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout
 	if f != decodePart && (splits < 1 || splits > decodeMaxSplits) {
 		return gpu.Dispatch{}, false, fmt.Errorf("kernels: attention decode: %d splits, at most %d", splits, decodeMaxSplits)
 	}
-	uw := 8
-	if f32 {
-		uw = 4
-	}
+	uw := decodeUnit(f32)
 	sg := int(c.SubgroupSize)
 	minSG := int(c.MinSubgroupSize)
 	if minSG == 0 || minSG > sg {

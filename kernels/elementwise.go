@@ -80,13 +80,22 @@ func ScaleVk(c gpu.Caps, n int, s float32) gpu.Dispatch {
 // Bindings: 0 g f32 [n]; 1 u f32 [n]; 2 y f32 [n].
 func GeluMulVk(c gpu.Caps, n int) gpu.Dispatch { return elementwise(c, "gelu_mul_f32", n) }
 
+// halfPairs checks that an op's output rows of n values can be stored as
+// f16 pairs (the _h variants), n even.
+func halfPairs(op string, n int) error {
+	if n%2 != 0 {
+		return fmt.Errorf("kernels: %s: f16 output in pairs of halves, but rows of %d values", op, n)
+	}
+	return nil
+}
+
 // GeluMulHalfVk is GeluMulVk storing y in f16 for a product on
 // cooperative matrices that reads it (MatMulCoopPartVk with halfX):
 // binding 2 y is [n/2] uint words, each a pair of halves (low first)
 // clamped to the f16 range. n must be even.
 func GeluMulHalfVk(c gpu.Caps, n int) (gpu.Dispatch, error) {
-	if n%2 != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: gelu_mul: f16 output of %d values", n)
+	if err := halfPairs("gelu_mul", n); err != nil {
+		return gpu.Dispatch{}, err
 	}
 	ds := elementwise(c, "gelu_mul_h", n/2)
 	ds.Push = gpu.Push(uint32(n))

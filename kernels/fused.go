@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"gemmavk/gpu"
 	"gemmavk/kernels/quant"
 )
@@ -110,8 +109,8 @@ func AddRMSNormVk(c gpu.Caps, rows, n int, eps float32, second bool) gpu.Dispatc
 // with halfX): binding 5 f is [rows, n/2] uint words, each a pair of
 // halves (low first) clamped to the f16 range. n must be even.
 func AddRMSNormHalfVk(c gpu.Caps, rows, n int, eps float32) (gpu.Dispatch, error) {
-	if n%2 != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: addnorm: f16 output of odd rows of %d", n)
+	if err := halfPairs("addnorm", n); err != nil {
+		return gpu.Dispatch{}, err
 	}
 	ds := AddRMSNormVk(c, rows, n, eps, true)
 	ds.Shader = "addnorm_f32_h"

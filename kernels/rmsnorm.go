@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math"
 
 	"gemmavk/gpu"
@@ -46,8 +45,8 @@ func RMSNormVk(c gpu.Caps, rows, n int, eps float32) gpu.Dispatch {
 // uint words, each a pair of halves (low first) clamped to the f16 range.
 // n must be even, and y a buffer other than x.
 func RMSNormHalfVk(c gpu.Caps, rows, n int, eps float32) (gpu.Dispatch, error) {
-	if n%2 != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: rmsnorm: f16 output of odd rows of %d", n)
+	if err := halfPairs("rmsnorm", n); err != nil {
+		return gpu.Dispatch{}, err
 	}
 	ds := RMSNormVk(c, rows, n, eps)
 	ds.Shader = "rmsnorm_f32_h"
