@@ -483,15 +483,7 @@ func TestAttentionCoopVkLowering(t *testing.T) {
 	if got := attnCoopShared(128); got != 32256 {
 		t.Errorf("D = 128: %d bytes of shared memory", got)
 	}
-	for _, o := range []AttnOpts{{}, {Spans: true}, {CacheF32: true}, {CacheF32: true, Spans: true}} {
-		name := "attention_coop" + o.suffix()
-		sh, err := shaders.Lookup(name)
-		if err != nil {
-			t.Error(err)
-		} else if fmt.Sprint(sh.Requires) != "[coopmat shuffle]" || (sh.Bindings == 8) != o.Spans {
-			t.Errorf("%s: requires %v, %d bindings", name, sh.Requires, sh.Bindings)
-		}
-	}
+	checkCoopVariants(t, "attention_coop", AttnOpts{}, AttnOpts{Spans: true}, AttnOpts{CacheF32: true}, AttnOpts{CacheF32: true, Spans: true})
 
 	small := h100
 	small.MaxSharedMemory = 32 << 10
@@ -565,15 +557,7 @@ func TestAttentionCoopSplitLowering(t *testing.T) {
 	if _, err := AttentionCoopSplitVk(h100, a4b, 512, 2, AttnOpts{Spans: true}); err == nil {
 		t.Error("lowered with image spans")
 	}
-	for _, o := range []AttnOpts{{}, {CacheF32: true}} {
-		name := "attention_coop_split" + o.suffix()
-		sh, err := shaders.Lookup(name)
-		if err != nil {
-			t.Error(err)
-		} else if fmt.Sprint(sh.Requires) != "[coopmat shuffle]" || (sh.Bindings == 8) != o.Spans {
-			t.Errorf("%s: requires %v, %d bindings", name, sh.Requires, sh.Bindings)
-		}
-	}
+	checkCoopVariants(t, "attention_coop_split", AttnOpts{}, AttnOpts{CacheF32: true})
 	for _, splits := range []int{0, combineMaxSplits + 1} {
 		if _, err := AttentionCoopSplitVk(h100, a4b, 512, splits, AttnOpts{}); err == nil {
 			t.Errorf("%d splits lowered", splits)
@@ -704,6 +688,22 @@ func BenchmarkAttentionCoop(b *testing.B) {
 				b.ReportMetric(flops/op/1e12, "TFLOP/s")
 				b.ReportMetric(op*1e6, "us/op")
 			})
+		}
+	}
+}
+
+// checkCoopVariants checks the manifest entries of prefix's variants for
+// opts: they need cooperative matrices and shuffles, and have the spans
+// binding (8 in all) exactly with Spans.
+func checkCoopVariants(t *testing.T, prefix string, opts ...AttnOpts) {
+	t.Helper()
+	for _, o := range opts {
+		name := prefix + o.suffix()
+		sh, err := shaders.Lookup(name)
+		if err != nil {
+			t.Error(err)
+		} else if fmt.Sprint(sh.Requires) != "[coopmat shuffle]" || (sh.Bindings == 8) != o.Spans {
+			t.Errorf("%s: requires %v, %d bindings", name, sh.Requires, sh.Bindings)
 		}
 	}
 }

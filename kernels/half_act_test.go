@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,27 +11,19 @@ import (
 	"gemmavk/kernels/quant"
 )
 
-// halfBytes packs v as f16 pairs in uint words (low half first), as the
-// _h producers store it: clamped to the f16 range, rounded to nearest even.
+// halfBytes packs v as the _h producers store it: clamped to the f16
+// range, then as f16Bytes (pairs in uint words, low half first, rounded to
+// nearest even).
 func halfBytes(v []float32) []byte {
-	b := make([]byte, 2*len(v))
+	c := make([]float32, len(v))
 	for i, f := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], quant.F32ToF16(min(max(f, -65504), 65504)))
+		c[i] = min(max(f, -65504), 65504)
 	}
-	return b
-}
-
-// halfFloats decodes f16 pairs in uint words.
-func halfFloats(b []byte) []float32 {
-	v := make([]float32, len(b)/2)
-	for i := range v {
-		v[i] = quant.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return v
+	return f16Bytes(c)
 }
 
 // staged rounds v as halfBytes does, in f32.
-func staged(v []float32) []float32 { return halfFloats(halfBytes(v)) }
+func staged(v []float32) []float32 { return f16Floats(halfBytes(v)) }
 
 // TestHalfProducersVulkan checks the _h variants of rmsnorm, addnorm and
 // gelu_mul against the CPU references rounded to f16, on rows that are not
@@ -59,7 +50,7 @@ func TestHalfProducersVulkan(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := vktest.RunOn(t, d, ds, vktest.F32Bytes(x), vktest.F32Bytes(g), vktest.Poisoned(2*len(x)))
-			testutil.CheckClose(t, "rmsnorm_f32_h", halfFloats(out[2]), staged(want), 1e-3)
+			testutil.CheckClose(t, "rmsnorm_f32_h", f16Floats(out[2]), staged(want), 1e-3)
 		})
 		t.Run(fmt.Sprintf("addnorm/rows=%d/n=%d", c.rows, c.n), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(c.n), uint64(c.rows)))
@@ -74,7 +65,7 @@ func TestHalfProducersVulkan(t *testing.T) {
 			out := vktest.RunOn(t, d, ds, vktest.F32Bytes(o), vktest.F32Bytes(x), vktest.F32Bytes(g1),
 				vktest.F32Bytes(g2), vktest.Poisoned(4*len(x)), vktest.Poisoned(2*len(x)))
 			testutil.CheckClose(t, "xnew", vktest.Floats(out[4]), wantX, 1e-5)
-			testutil.CheckClose(t, "f", halfFloats(out[5]), staged(wantF), 1e-3)
+			testutil.CheckClose(t, "f", f16Floats(out[5]), staged(wantF), 1e-3)
 		})
 		t.Run(fmt.Sprintf("gelu_mul/n=%d", c.rows*c.n), func(t *testing.T) {
 			n := c.rows * c.n
@@ -87,7 +78,7 @@ func TestHalfProducersVulkan(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := vktest.RunOn(t, d, ds, vktest.F32Bytes(a), vktest.F32Bytes(b), vktest.Poisoned(2*n))
-			got := halfFloats(out[2])
+			got := f16Floats(out[2])
 			for i, v := range got {
 				if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
 					t.Fatalf("y[%d] = %v, want it saturated", i, v)
