@@ -237,9 +237,9 @@ vec4 unit(RAW w, uint c) {
 #endif
 }
 
-// cache_step handles the cache keys j0, j0 + stride, … (KB of them; those
-// >= end are skipped), j0 being subgroup-uniform.
-void cache_step(uint j0, uint stride, uint end) {
+// cache_load loads the units of the cache keys j0, j0 + stride, … (KB of
+// them; zero for those >= end) into kr, vr, j0 being subgroup-uniform.
+void cache_load(uint j0, uint stride, uint end) {
     [[unroll]] for (uint b = 0u; b < KB; b++) {
         uint j = j0 + b * stride;
         uint row = (j % pc.slots) * kvw + hoff;
@@ -255,6 +255,11 @@ void cache_step(uint j0, uint stride, uint end) {
             vr[b * NU + i] = vw;
         }
     }
+}
+
+// cache_fold folds the keys cache_load loaded for the same j0, stride and
+// end into the subgroup's rows.
+void cache_fold(uint j0, uint stride, uint end) {
     [[unroll]] for (uint b = 0u; b < KB; b++) {
         [[unroll]] for (uint r = 0u; r < G; r++) {
             sc[b * G + r] = MASKED;
@@ -312,17 +317,32 @@ vec4 vf[NV];
 vec4 rc[NV];
 vec4 rs[NV];
 
-// angles fills rc, rs for position p.
-void angles(int p) {
+// inv_load loads the inverse frequencies of the lane's dims into iv, per
+// vec4 n = i*UV + c as rc's (its first half's pair for the second half).
+void inv_load(out vec4 iv[NV]) {
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
+        [[unroll]] for (uint c = 0u; c < UV; c++) {
+            vec4 f = vec4(0.0);
+            if (u < U) {
+                uint j0 = (u * UV + c) * 4u - (u < U / 2u ? 0u : D / 2u);
+                f = vec4(inv[j0], inv[j0 + 1u], inv[j0 + 2u], inv[j0 + 3u]);
+            }
+            iv[i * UV + c] = f;
+        }
+    }
+}
+
+// angles fills rc, rs for position p from inv_load's iv.
+void angles(int p, vec4 iv[NV]) {
     [[unroll]] for (uint i = 0u; i < NU; i++) {
         uint u = lane + i * gl_SubgroupSize;
         [[unroll]] for (uint c = 0u; c < UV; c++) {
             vec4 co = vec4(1.0), si = vec4(0.0);
             if (u < U) {
                 bool first = u < U / 2u;
-                uint j0 = (u * UV + c) * 4u - (first ? 0u : D / 2u);
                 [[unroll]] for (uint t = 0u; t < 4u; t++) {
-                    vec2 cs = rope_angle(p, inv[j0 + t]);
+                    vec2 cs = rope_angle(p, iv[i * UV + c][t]);
                     co[t] = cs.x;
                     si[t] = first ? -cs.y : cs.y;
                 }
@@ -333,14 +353,15 @@ void angles(int p) {
     }
 }
 
-// normrope returns in y the lane's units of the row of q (or k with isk)
-// starting at vec4 row4, normalized with its gain and rotated (zero for
-// units past the row). All the subgroup's lanes call it together.
-void normrope(bool isk, uint row4, out vec4 y[NV]) {
+// Sources of row_load.
+const uint SRC_Q = 0u, SRC_K = 1u, SRC_QG = 2u, SRC_KG = 3u;
+
+// row_load loads what the norm and rotation of one row read: of the row
+// of q (SRC_Q) or k (SRC_K) starting at vec4 row4, the lane's units (xs)
+// and their partners, dims ± D/2 (xp), zero past the row; or the norm
+// gains of q or k (SRC_QG, SRC_KG; row4 0) the same way.
+void row_load(uint src, uint row4, out vec4 xs[NV], out vec4 xp[NV]) {
     const uint H4 = D4 / 2u; // vec4s of half a row
-    vec4 xs[NV]; // the lane's units
-    vec4 xp[NV]; // their partners
-    float ss = 0.0;
     [[unroll]] for (uint i = 0u; i < NU; i++) {
         uint u = lane + i * gl_SubgroupSize;
         [[unroll]] for (uint c = 0u; c < UV; c++) {
@@ -348,34 +369,36 @@ void normrope(bool isk, uint row4, out vec4 y[NV]) {
             xs[n] = vec4(0.0);
             xp[n] = vec4(0.0);
             if (u < U) {
-                uint e = u * UV + c;
+                uint e = row4 + u * UV + c;
                 uint ep = u < U / 2u ? e + H4 : e - H4;
-                xs[n] = isk ? k4[row4 + e] : q4[row4 + e];
-                xp[n] = isk ? k4[row4 + ep] : q4[row4 + ep];
+                switch (src) {
+                case SRC_Q: xs[n] = q4[e]; xp[n] = q4[ep]; break;
+                case SRC_K: xs[n] = k4[e]; xp[n] = k4[ep]; break;
+                case SRC_QG: xs[n] = qg4[e]; xp[n] = qg4[ep]; break;
+                default: xs[n] = kg4[e]; xp[n] = kg4[ep]; break;
+                }
             }
-            ss += dot(xs[n], xs[n]);
         }
+    }
+}
+
+// normrope returns in y the lane's units of the row xs, xp (row_load's),
+// normalized with the gains gs, gp (row_load's too) and rotated (zero for
+// units past the row). All the subgroup's lanes call it together.
+void normrope(vec4 xs[NV], vec4 xp[NV], vec4 gs[NV], vec4 gp[NV], out vec4 y[NV]) {
+    float ss = 0.0;
+    [[unroll]] for (uint n = 0u; n < NV; n++) {
+        ss += dot(xs[n], xs[n]);
     }
     ss = subgroupAdd(ss);
     float s = inversesqrt(ss / float(D) + pc.eps);
-    [[unroll]] for (uint i = 0u; i < NU; i++) {
-        uint u = lane + i * gl_SubgroupSize;
-        [[unroll]] for (uint c = 0u; c < UV; c++) {
-            uint n = i * UV + c;
-            y[n] = vec4(0.0);
-            if (u < U) {
-                uint e = u * UV + c;
-                uint ep = u < U / 2u ? e + H4 : e - H4;
-                vec4 gs = isk ? kg4[e] : qg4[e];
-                vec4 gp = isk ? kg4[ep] : qg4[ep];
-                // Each product rounded, no fused multiply-add, as
-                // normrope.comp and the reference.
-                precise vec4 a = xs[n] * s * gs;
-                precise vec4 b = xp[n] * s * gp;
-                precise vec4 r = a * rc[n] + b * rs[n];
-                y[n] = r;
-            }
-        }
+    [[unroll]] for (uint n = 0u; n < NV; n++) {
+        // Each product rounded, no fused multiply-add, as normrope.comp
+        // and the reference (zero past the row, where x and the gains are).
+        precise vec4 a = xs[n] * s * gs[n];
+        precise vec4 b = xp[n] * s * gp[n];
+        precise vec4 r = a * rc[n] + b * rs[n];
+        y[n] = r;
     }
 }
 
@@ -390,13 +413,9 @@ RAW pack(vec4 x0, vec4 x1) {
 }
 #endif
 
-// load_own fills kf, vf with the lane's units of key p0. With NORMROPE it
-// normalizes and rotates the raw key and writes key and value into cache
-// row p0 % Slots.
-void load_own(uint p0) {
-#ifdef NORMROPE
-    normrope(true, hoff / 4u, kf);
-#endif
+// load_own loads the lane's units of key p0's value into vf, and of its
+// key into kf (without NORMROPE; with it the raw key, for own_key).
+void load_own() {
     [[unroll]] for (uint i = 0u; i < NU; i++) {
         uint u = lane + i * gl_SubgroupSize;
         [[unroll]] for (uint c = 0u; c < UV; c++) {
@@ -413,16 +432,25 @@ void load_own(uint p0) {
 #endif
             vf[i * UV + c] = vx;
         }
+    }
+}
+
 #ifdef NORMROPE
+// own_key normalizes and rotates key p0 (ks, kp, with the gains gs, gp:
+// row_load's) into kf and writes key and value into cache row p0 % Slots.
+void own_key(uint p0, vec4 ks[NV], vec4 kp[NV], vec4 gs[NV], vec4 gp[NV]) {
+    normrope(ks, kp, gs, gp, kf);
+    [[unroll]] for (uint i = 0u; i < NU; i++) {
+        uint u = lane + i * gl_SubgroupSize;
         if (u < U) {
             uint e = ((p0 % pc.slots) * kvw + hoff) / UW + u;
             uint n = i * UV;
             ck4[e] = pack(kf[n], kf[n + UV - 1u]);
             cv4[e] = pack(vf[n], vf[n + UV - 1u]);
         }
-#endif
     }
 }
+#endif
 
 // fold_own folds key p0 (kf, vf) into the subgroup's rows.
 void fold_own() {
@@ -446,14 +474,55 @@ void fold_own() {
 // attend computes the records of split z (keys [lo, hi), not empty) of kv
 // head g and writes them to the scratch.
 void attend(uint g, uint z, uint p0, uint lo, uint hi) {
+    // Subgroup s takes keys lo + s, lo + s + nsub, …: the cache keys below
+    // p0 in steps of KB, then key p0 (T = 1: the chunk's only key) if the
+    // split has it.
+    uint sid = gl_SubgroupID;
+    uint nsub = gl_NumSubgroups;
+    bool own = p0 < hi && sid == (p0 - lo) % nsub; // lo <= p0 here
+    uint cend = min(hi, p0); // cache keys: [lo, cend)
+
+    // Every load of the prologue is issued before any arithmetic on what
+    // it loads: the first step's keys and values, key p0's units and, with
+    // NORMROPE, the raw query rows, the gains and the frequencies. One
+    // memory round trip, not one per stage.
+    cache_load(lo + sid, nsub, cend);
 #ifdef NORMROPE
-    angles(int(p0));
+    vec4 ks[NV], kp[NV], kgs[NV], kgp[NV];
+    if (own) {
+        row_load(SRC_K, hoff / 4u, ks, kp);
+        row_load(SRC_KG, 0u, kgs, kgp);
+    }
+#endif
+    if (own) {
+        load_own();
+    }
+#ifdef NORMROPE
+    vec4 iv[NV];
+    inv_load(iv);
+    vec4 qgs[NV], qgp[NV];
+    row_load(SRC_QG, 0u, qgs, qgp);
+    vec4 qs[G * NV], qp[G * NV]; // row r's at r*NV + n
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        vec4 a[NV], b[NV];
+        row_load(SRC_Q, (g * G + r) * D4, a, b); // row h = g*G + r of q
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            qs[r * NV + n] = a[n];
+            qp[r * NV + n] = b[n];
+        }
+    }
+    angles(int(p0), iv);
 #endif
     [[unroll]] for (uint r = 0u; r < G; r++) {
-        uint qrow = (g * G + r) * D4; // row h = g*G + r of q, in vec4s
 #ifdef NORMROPE
-        vec4 y[NV];
-        normrope(false, qrow, y);
+        vec4 a[NV], b[NV], y[NV];
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            a[n] = qs[r * NV + n];
+            b[n] = qp[r * NV + n];
+        }
+        normrope(a, b, qgs, qgp, y);
+#else
+        uint qrow = (g * G + r) * D4; // row h = g*G + r of q, in vec4s
 #endif
         [[unroll]] for (uint i = 0u; i < NU; i++) {
             uint u = lane + i * gl_SubgroupSize;
@@ -470,19 +539,17 @@ void attend(uint g, uint z, uint p0, uint lo, uint hi) {
         row_m[r] = MASKED;
         row_l[r] = 0.0;
     }
-
-    // Subgroup s takes keys lo + s, lo + s + nsub, …: the cache keys below
-    // p0 in steps of KB, then key p0 (T = 1: the chunk's only key) if the
-    // split has it, its units loaded before the steps.
-    uint sid = gl_SubgroupID;
-    uint nsub = gl_NumSubgroups;
-    bool own = p0 < hi && sid == (p0 - lo) % nsub; // lo <= p0 here
+#ifdef NORMROPE
     if (own) {
-        load_own(p0);
+        own_key(p0, ks, kp, kgs, kgp);
     }
-    uint cend = min(hi, p0); // cache keys: [lo, cend)
+#endif
+
     for (uint j0 = lo; j0 < cend; j0 += nsub * KB) {
-        cache_step(j0 + sid, nsub, cend);
+        if (j0 != lo) {
+            cache_load(j0 + sid, nsub, cend);
+        }
+        cache_fold(j0 + sid, nsub, cend);
     }
     if (own) {
         fold_own();
@@ -547,7 +614,7 @@ void finish(uint g, uint nz) {
     memoryBarrierBuffer(); // this invocation's records, visible device-wide
     barrier();             // … for every invocation, before the count
     if (gl_LocalInvocationIndex == 0u) {
-        sh_last = atomicAdd(arrivals[g], 1u) == pc.splits - 1u;
+        sh_last = atomicAdd(arrivals[g], 1u) == nz - 1u;
     }
     barrier();
     if (!sh_last) { // workgroup-uniform
@@ -661,8 +728,8 @@ void main() {
 
     if (lo == hi) {
 #ifdef PART
-        // No key: the empty record (MASKED, 0, 0, …) per row (the merge in
-        // the last workgroup reads only the nz splits with keys).
+        // No key: the empty record (MASKED, 0, 0, …) per row, for
+        // attention_combine.
         const uint rec = D + 2u;
         for (uint cell = gl_LocalInvocationID.x; cell < G * rec; cell += gl_WorkGroupSize.x) {
             uint r = cell / rec;
@@ -670,9 +737,9 @@ void main() {
             part[((g * G + r) * pc.splits + z) * rec + x] = x == 0u ? MASKED : 0.0;
         }
 #endif
-    } else {
-        attend(g, z, p0, lo, hi);
+        return; // folded: only the nz splits with keys count in
     }
+    attend(g, z, p0, lo, hi);
 #ifndef PART
     finish(g, nz);
 #endif
