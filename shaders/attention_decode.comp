@@ -260,20 +260,19 @@ void cache_load(uint j0, uint stride, uint end) {
 // cache_fold folds the keys cache_load loaded for the same j0, stride and
 // end into the subgroup's rows.
 void cache_fold(uint j0, uint stride, uint end) {
+    // Every key's sums are formed, without a branch per key (a key past
+    // the end has zero units), so that the KB·G subgroup sums overlap.
     [[unroll]] for (uint b = 0u; b < KB; b++) {
+        bool live = j0 + b * stride < end; // subgroup-uniform
         [[unroll]] for (uint r = 0u; r < G; r++) {
-            sc[b * G + r] = MASKED;
-        }
-        if (j0 + b * stride < end) { // subgroup-uniform
-            [[unroll]] for (uint r = 0u; r < G; r++) {
-                float d = 0.0;
-                [[unroll]] for (uint i = 0u; i < NU; i++) {
-                    [[unroll]] for (uint c = 0u; c < UV; c++) {
-                        d += dot(qr[(r * NU + i) * UV + c], unit(kr[b * NU + i], c));
-                    }
+            float d = 0.0;
+            [[unroll]] for (uint i = 0u; i < NU; i++) {
+                [[unroll]] for (uint c = 0u; c < UV; c++) {
+                    d += dot(qr[(r * NU + i) * UV + c], unit(kr[b * NU + i], c));
                 }
-                sc[b * G + r] = subgroupAdd(d);
             }
+            float sum = subgroupAdd(d);
+            sc[b * G + r] = live ? sum : MASKED;
         }
     }
     [[unroll]] for (uint r = 0u; r < G; r++) {
@@ -607,6 +606,23 @@ void attend(uint g, uint z, uint p0, uint lo, uint hi) {
 const uint TV = 4u;
 const uint TS = 8u;
 
+// out_load loads the records' o of values v0, v0 + WG, … (TV of them, the
+// last repeated past G·D) of kv head g's rows in splits s0 ... s0 + TS - 1,
+// 0 past nz: o[t*TS + u] is value t's in split s0 + u.
+void out_load(uint g, uint v0, uint s0, uint nz, out float o[TV * TS]) {
+    const uint rec = D + 2u;
+    uint rstride = pc.splits * rec;
+    [[unroll]] for (uint t = 0u; t < TV; t++) {
+        uint v = min(v0 + t * gl_WorkGroupSize.x, G * D - 1u);
+        uint r = v / D;
+        uint ob = (g * G + r) * rstride + 2u + (v - r * D); // its o in split 0
+        [[unroll]] for (uint u = 0u; u < TS; u++) {
+            uint s = s0 + u;
+            o[t * TS + u] = s < nz ? part[ob + s * rec] : 0.0;
+        }
+    }
+}
+
 // finish counts the workgroup in for kv head g and, in the last one to
 // arrive, merges the nz splits with keys of its G rows into out (see the
 // header). Called by every invocation, under uniform control flow.
@@ -621,6 +637,10 @@ void finish(uint g, uint nz) {
         return;
     }
     memoryBarrierBuffer();
+    // Step 2's first loads are issued before step 1's, which they do not
+    // depend on: one round trip to L2 for both.
+    float o0[TV * TS];
+    out_load(g, gl_LocalInvocationIndex, 0u, nz, o0);
 
     const uint rec = D + 2u;
     uint rstride = pc.splits * rec; // floats of a row's records
@@ -673,22 +693,18 @@ void finish(uint g, uint nz) {
     // 2. out = Σ_s w_s o_s / L over values v = (row, dim) of the kv head.
     uint WG = gl_WorkGroupSize.x;
     for (uint v0 = gl_LocalInvocationIndex; v0 < G * D; v0 += TV * WG) {
-        uint rr[TV];  // row
-        uint ob[TV];  // the value's o in split 0
+        uint rr[TV]; // row
         float a[TV];
         [[unroll]] for (uint t = 0u; t < TV; t++) {
-            uint v = min(v0 + t * WG, G * D - 1u); // past the end: a copy of the last
-            rr[t] = v / D;
-            ob[t] = (g * G + rr[t]) * rstride + 2u + (v - rr[t] * D);
+            rr[t] = min(v0 + t * WG, G * D - 1u) / D;
             a[t] = 0.0;
         }
         for (uint s0 = 0u; s0 < nz; s0 += TS) {
             float o[TV * TS];
-            [[unroll]] for (uint t = 0u; t < TV; t++) {
-                [[unroll]] for (uint u = 0u; u < TS; u++) {
-                    uint s = s0 + u;
-                    o[t * TS + u] = s < nz ? part[ob[t] + s * rec] : 0.0;
-                }
+            if (v0 == gl_LocalInvocationIndex && s0 == 0u) {
+                o = o0;
+            } else {
+                out_load(g, v0, s0, nz, o);
             }
             [[unroll]] for (uint t = 0u; t < TV; t++) {
                 [[unroll]] for (uint u = 0u; u < TS; u++) {
