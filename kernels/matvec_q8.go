@@ -61,7 +61,8 @@ func q8SharedBytes(cols int) int { return cols + cols/32*8 }
 // MatVecQ8Vk lowers MatMul with T = 1 on the GPU with 8-bit activations:
 // y = W · QuantizeQ8(x), weight rows in their file encoding.
 // Bindings: 0 W uint words [rows × RowBytes(t, cols)] (start 4-byte
-// aligned); 1 x f32 [cols]; 2 y f32 [rows].
+// aligned, 16-byte for Q4_K, whose blocks load as uvec4s); 1 x f32 [cols];
+// 2 y f32 [rows].
 //
 // A team of lanes (a subgroup, fewer for rows of few blocks) takes a row;
 // a workgroup takes 8 rows, 16 from 4096 rows, 64 from 65536. It fails

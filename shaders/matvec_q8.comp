@@ -13,7 +13,8 @@
 // by at most s[b] / 2 per element (kernels.QuantizeQ8 is the reference).
 //
 // Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
-// bytes, see q8dot.glsl; 4-byte aligned start); 1 x f32 [cols] (readonly);
+// bytes, see q8dot.glsl; 4-byte aligned start, 16-byte for Q4_K, read
+// through wq4 as uvec4s); 1 x f32 [cols] (readonly);
 // 2 y f32 [rows].
 // Push: rows, cols (a multiple of 256 for the K-quants, 32 otherwise).
 // Spec: 0 workgroup size (a multiple of the subgroup size); 1 TEAM, lanes
@@ -84,6 +85,8 @@ layout(constant_id = 3) const uint XCAP = 256;
 #if defined(GELU) && defined(NORM)
 layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer WU { uint wu[]; };
+layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
+layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
 layout(binding = 4) readonly buffer R4 { vec4 r4[]; };
@@ -93,10 +96,13 @@ layout(binding = 7) writeonly buffer XN { vec4 xnew[]; };
 #elif defined(GELU)
 layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer WU { uint wu[]; };
+layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
+layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
 #elif defined(NORM)
 layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
 layout(binding = 3) readonly buffer R4 { vec4 r4[]; };
@@ -105,6 +111,7 @@ layout(binding = 5) readonly buffer G2 { vec4 g2[]; };
 layout(binding = 6) writeonly buffer XN { vec4 xnew[]; };
 #else
 layout(binding = 0) readonly buffer W { uint wq[]; };
+layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
 #endif
@@ -188,6 +195,7 @@ vec4 xval(uint i) { return x4[i]; }
 #undef Q8_QB
 #undef Q8_UPB
 #define wq wu
+#define wq4 wu4
 #define q_half qu_half
 #define q_f16 qu_f16
 #define q_u32 qu_u32
@@ -198,6 +206,7 @@ vec4 xval(uint i) { return x4[i]; }
 #define q8_unit q8u_unit
 #include "q8dot.glsl"
 #undef wq
+#undef wq4
 #undef q_half
 #undef q_f16
 #undef q_u32

@@ -4,8 +4,9 @@
 // TYPE_Q6_K is defined.
 //
 // The including shader declares:
-//   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned),
-//               read through loads.glsl
+//   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned;
+//               16-byte aligned for Q4_K), read through loads.glsl
+//   wq4 uvec4[] the same weight as uvec4s (read for Q4_K)
 //   sx  uvec4[] the quantized activations: 16 int8 values per entry,
 //               element e in byte e % 4 of word (e / 4) % 4 of entry e / 16
 //   sb  uvec2[] per 32 activations b: x = floatBits(scale), y = the sums of
@@ -99,26 +100,29 @@ float q8_unit(uint bo, uint u, uint xe) {
 #define Q8_QK 256u
 #define Q8_QB 144u
 #define Q8_UPB 4u
+// A block is 9 whole uvec4s (the weight's start 16-byte aligned): three
+// 16-byte loads per unit through wq4.
 float q8_unit(uint bo, uint c, uint xe) {
-    uint i = bo >> 2;
-    vec2 dm = unpackHalf2x16(wq[i]);
+    uint i = bo >> 4;
+    uvec4 head = wq4[i];
+    uvec4 qs[2] = uvec4[2](wq4[i + 1u + 2u * c], wq4[i + 2u + 2u * c]);
+    vec2 dm = unpackHalf2x16(head.x);
     // Scale and min bytes of sub-blocks j = 2c, 2c + 1 as byte pairs
     // (get_scale_min_k4): j < 4 takes bits 0-5 of bytes j and j + 4; j >= 4
     // joins the nibbles of byte j + 4 with bits 6-7 of bytes j − 4 and j.
     uint sh = 16u * (c & 1u);
-    uint a1 = wq[i + 1u] >> sh, a2 = wq[i + 2u] >> sh, a3 = wq[i + 3u] >> sh;
+    uint a1 = head.y >> sh, a2 = head.z >> sh, a3 = head.w >> sh;
     uint sc = a1 & 0x3F3Fu, mn = a2 & 0x3F3Fu;
     if (c >= 2u) {
         sc = (a3 & 0x0F0Fu) | ((a1 >> 2) & 0x3030u);
         mn = ((a3 >> 4) & 0x0F0Fu) | ((a2 >> 2) & 0x3030u);
     }
     uint xi = (xe >> 4) + 4u * c;
-    uint qi = i + 4u + 8u * c;
     int lo = 0, hi = 0;
     [[unroll]] for (uint part = 0u; part < 2u; part++) {
         uvec4 xl = sx[xi + part], xh = sx[xi + 2u + part];
         [[unroll]] for (uint w = 0u; w < 4u; w++) {
-            uint q = wq[qi + 4u * part + w];
+            uint q = qs[part][w];
             lo += sudot(int(xl[w]), q & 0x0F0F0F0Fu, 0);
             hi += sudot(int(xh[w]), (q >> 4) & 0x0F0F0F0Fu, 0);
         }
