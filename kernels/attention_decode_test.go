@@ -33,6 +33,8 @@ var decodeCases = []decodeCase{
 	// Long splits: thousands of keys in one split, one per kv head.
 	{attnCase: attnCase{d: 256, nH: 8, nKV: 4, slots: 4096, p0: 2999, T: 1}, splits: 1},
 	{attnCase: attnCase{d: 64, nH: 4, nKV: 2, slots: 2048, p0: 1999, T: 1, f32: true}, splits: 1},
+	// Three query rows per kv head: a step's scores padded to a power of two.
+	{attnCase: attnCase{d: 64, nH: 6, nKV: 2, slots: 256, p0: 200, T: 1}, splits: 8},
 	// p0 = 0: the chunk's own key only; with 8 splits 7 are empty.
 	{attnCase: attnCase{d: 256, nH: 4, nKV: 1, slots: 64, p0: 0, T: 1}, splits: 8},
 	{attnCase: attnCase{d: 64, nH: 2, nKV: 2, slots: 8, p0: 0, T: 1, f32: true}, splits: 1},
@@ -248,9 +250,9 @@ func checkRecords(t *testing.T, got, want []float32, dim int, empties bool) {
 // The devices and geometry of the one-token attention lowering tests: an
 // H100-like device, a lavapipe-like one, the 4B model's heads.
 var (
-	decodeH100 = gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true,
+	decodeH100 = gpu.Caps{SubgroupSize: 32, MinSubgroupSize: 32, SubgroupArithmetic: true, SubgroupShuffle: true,
 		MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10}
-	decodeLavapipe = gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
+	decodeLavapipe = gpu.Caps{SubgroupSize: 8, SubgroupArithmetic: true, SubgroupShuffle: true, MaxWorkgroupInvocations: 1024, MaxSharedMemory: 32 << 10}
 	decode4B       = Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
 )
 

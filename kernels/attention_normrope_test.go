@@ -204,7 +204,7 @@ func TestAttentionNormRopeLowering(t *testing.T) {
 func BenchmarkAttentionNormRope(b *testing.B) {
 	d := vktest.Device(b)
 	c := d.Caps()
-	for _, keys := range []int{512, 8192} {
+	for _, keys := range []int{32, 128, 512, 2048, 8192} {
 		a := decodeBenchAttn(keys)
 		s := newDecodeBench(b, d, a, keys)
 		r := rand.New(rand.NewPCG(uint64(keys), 10))

@@ -333,11 +333,11 @@ func suited(ds gpu.Dispatch, ok bool, err error, op string, a Attn) (gpu.Dispatc
 
 // attnDecodeDispatch lowers attention_decode in form f for one token (see
 // the shader's header), or returns ok false where it does not suit: no
-// subgroup arithmetic, a head dim that is not a multiple of the 16-byte
-// unit (8 halves, or 4 floats with f32 caches), more query rows per kv head
-// than a lane's registers should hold (decodeMaxQ), or shared memory too
-// small for one subgroup's record per row (and, but for decodePart, the
-// merge's weights). The folded forms take 1 to decodeMaxSplits splits.
+// subgroup arithmetic or shuffles, a head dim that is not a multiple of
+// the 16-byte unit (8 halves, or 4 floats with f32 caches), more query
+// rows per kv head than a lane's registers should hold (decodeMaxQ), or
+// shared memory too small for one subgroup's record per row (and, but for
+// decodePart, the merge's weights). The folded forms take 1 to decodeMaxSplits splits.
 // decodeNormRope needs the eps push word appended (attnNormRopeDispatch).
 //
 // Layout (l overrides the defaults): workgroups of decodeSubgroups
@@ -366,7 +366,7 @@ func attnDecodeDispatch(c gpu.Caps, a Attn, splits int, f32 bool, l decodeLayout
 		minSG = sg
 	}
 	grp := a.Heads / a.KVHeads
-	if !c.SubgroupArithmetic || sg == 0 || a.HeadDim <= 0 || a.HeadDim%uw != 0 {
+	if !c.SubgroupArithmetic || !c.SubgroupShuffle || sg == 0 || a.HeadDim <= 0 || a.HeadDim%uw != 0 {
 		return gpu.Dispatch{}, false, nil
 	}
 	nu := (a.HeadDim/uw + minSG - 1) / minSG

@@ -129,11 +129,12 @@
 //! variant attention_decode_nr_f32 NORMROPE CACHE_F32
 //! variant attention_decode_part_f16 PART
 //! variant attention_decode_part_f32 PART CACHE_F32
-//! requires subgroup
+//! requires subgroup shuffle
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint D = 256;
@@ -143,6 +144,15 @@ layout(constant_id = 4) const uint BC = 16;
 layout(constant_id = 5) const uint KB = 8;
 layout(constant_id = 6) const uint NS = 4;
 layout(constant_id = 7) const uint MS = 64;
+
+// Scores per step (key b, row r at b*G + r), and that rounded up to a
+// power of two (NSC <= 65536).
+const uint NSC = KB * G;
+const uint NP0 = NSC - 1u;
+const uint NP1 = NP0 | (NP0 >> 1u);
+const uint NP2 = NP1 | (NP1 >> 2u);
+const uint NP3 = NP2 | (NP2 >> 4u);
+const uint NP = (NP3 | (NP3 >> 8u)) + 1u;
 
 #ifdef CACHE_F32
 #define RAW vec4 // a unit as loaded from the cache
@@ -257,13 +267,58 @@ void cache_load(uint j0, uint stride, uint end) {
     }
 }
 
+// halve is one level of step_sums' reduction: lanes whose bit d is set
+// keep the upper m of the 2m values, the others the lower m, and each adds
+// its partner's (lane ^ d) copy of the half it keeps.
+void halve(inout float v[NP], uint m, uint d) {
+    bool up = (lane & d) != 0u;
+    [[unroll]] for (uint i = 0u; i < m; i++) {
+        float keep = up ? v[m + i] : v[i];
+        float give = up ? v[i] : v[m + i];
+        v[i] = keep + subgroupShuffleXor(give, d);
+    }
+}
+
+// step_sums sets sc[i] to the sum over the subgroup of v[i], i < NSC (the
+// lane's parts of a step's scores; v[NSC ...] zero). The sums are formed
+// together: a butterfly that halves the values a lane holds at each of its
+// first log2(NP) levels (NP - 1 shuffles instead of NSC·log2(S)), leaving
+// the sum of value k in lanes k·S/NP ...; then a shuffle from there per
+// value. One subgroupAdd per value (each a chain of log2(S) shuffles,
+// chains the H100 ran one after the other: ~1.4 µs a step of 8 values)
+// where NP > S or NP > 64.
+void step_sums(inout float v[NP]) {
+    uint S = gl_SubgroupSize;
+    if (NP > S || NP > 64u) {
+        [[unroll]] for (uint i = 0u; i < NSC; i++) {
+            sc[i] = subgroupAdd(v[i]);
+        }
+        return;
+    }
+    uint d = S >> 1;
+    if (NP >= 64u) { halve(v, 32u, d); d >>= 1; }
+    if (NP >= 32u) { halve(v, 16u, d); d >>= 1; }
+    if (NP >= 16u) { halve(v, 8u, d); d >>= 1; }
+    if (NP >= 8u) { halve(v, 4u, d); d >>= 1; }
+    if (NP >= 4u) { halve(v, 2u, d); d >>= 1; }
+    if (NP >= 2u) { halve(v, 1u, d); d >>= 1; }
+    float t = v[0];
+    for (; d > 0u; d >>= 1) {
+        t += subgroupShuffleXor(t, d);
+    }
+    uint span = S / NP;
+    [[unroll]] for (uint k = 0u; k < NSC; k++) {
+        sc[k] = subgroupShuffle(t, k * span);
+    }
+}
+
 // cache_fold folds the keys cache_load loaded for the same j0, stride and
 // end into the subgroup's rows.
 void cache_fold(uint j0, uint stride, uint end) {
-    // Every key's sums are formed, without a branch per key (a key past
-    // the end has zero units), so that the KB·G subgroup sums overlap.
+    // The lane's parts of every key's scores (a key past the end has zero
+    // units), then their sums together.
+    float v[NP];
     [[unroll]] for (uint b = 0u; b < KB; b++) {
-        bool live = j0 + b * stride < end; // subgroup-uniform
         [[unroll]] for (uint r = 0u; r < G; r++) {
             float d = 0.0;
             [[unroll]] for (uint i = 0u; i < NU; i++) {
@@ -271,8 +326,18 @@ void cache_fold(uint j0, uint stride, uint end) {
                     d += dot(qr[(r * NU + i) * UV + c], unit(kr[b * NU + i], c));
                 }
             }
-            float sum = subgroupAdd(d);
-            sc[b * G + r] = live ? sum : MASKED;
+            v[b * G + r] = d;
+        }
+    }
+    [[unroll]] for (uint i = NSC; i < NP; i++) {
+        v[i] = 0.0;
+    }
+    step_sums(v);
+    [[unroll]] for (uint b = 0u; b < KB; b++) {
+        if (j0 + b * stride >= end) { // subgroup-uniform
+            [[unroll]] for (uint r = 0u; r < G; r++) {
+                sc[b * G + r] = MASKED;
+            }
         }
     }
     [[unroll]] for (uint r = 0u; r < G; r++) {
