@@ -47,9 +47,9 @@
 // [lo + z·per, lo + (z+1)·per) ∩ [lo, hi) with per = ceil((hi-lo)/Splits)
 // rounded up to BC. So the splits with keys are the first
 // nz = ceil((hi-lo)/per) (at least 1: key p0 is always seen); a split past
-// the keys goes straight to its arrival (the merge reads the first nz
-// records only), and with PART, for attention_combine, writes the empty
-// record m = MASKED, l = 0, o = 0 first.
+// the keys returns at once (it is not counted in, and the merge reads the
+// first nz records only), and with PART, for attention_combine, writes the
+// empty record m = MASKED, l = 0, o = 0 first.
 //
 // Mapping: group (0, g, z). A unit is UW consecutive dims of a row (16
 // bytes of the cache: 8 halves, or 4 floats with CACHE_F32); lane l of a
@@ -58,20 +58,23 @@
 // the G accumulators in registers. Subgroup s of n takes the split's keys
 // lo + s, lo + s + n, …: per step it loads the units of KB keys and values
 // at once (independent loads), forms each lane's partial dot per (key,
-// row), subgroupAdd gives the scores, and an online softmax folds them into
-// the subgroup's running max, sum and accumulators (no shared memory, no
-// barrier). Key p0 (f32) belongs to the subgroup the interleaving gives it,
-// which loads its units with its first step's and folds it after its last.
+// row), sums the KB·G of them over the subgroup together (step_sums) into
+// the scores, and an online softmax folds them into the subgroup's running
+// max, sum and accumulators (no shared memory, no barrier). Key p0 (f32)
+// belongs to the subgroup the interleaving gives it, which folds it after
+// its last step. The first step's loads, key p0's, and with NORMROPE the
+// raw query rows, gains and frequencies are all issued before any
+// arithmetic on them (one memory round trip for the prologue).
 // Finally each subgroup puts (m, l, o[D]) per row in shared memory, one
 // barrier, and invocations over (row, 4-dim slice) merge the subgroups'
 // records and write the scratch. Subgroup operations only ever run under
 // subgroup-uniform conditions.
 //
-// Arrival and merge (not PART): every workgroup, with keys or without,
-// makes its record stores visible device-wide (scratch is coherent,
-// memoryBarrierBuffer), then, after a workgroup barrier, its first
-// invocation adds 1 to arrivals[g]; the workgroup that reads Splits - 1
-// there is the last of kv head g: every other one has stored its records
+// Arrival and merge (not PART): every workgroup with keys makes its record
+// stores visible device-wide (scratch is coherent, memoryBarrierBuffer),
+// then, after a workgroup barrier, its first invocation adds 1 to
+// arrivals[g]; the workgroup that reads nz - 1 there is the last of kv
+// head g: every other one has stored its records
 // and made them visible before its own add, so after a memoryBarrierBuffer
 // the coherent loads of this one (which bypass any stale non-coherent
 // cache) see them all. No workgroup waits for another (no spinning, no
@@ -83,12 +86,14 @@
 //   2. invocations over the G·D values (row, dim), four values apart by WG
 //      at once, loop the nz splits eight at a time: 32 independent,
 //      coalesced loads of o before their fmas (a few round trips to L2,
-//      not one per split), and out = Σ w_s o_s / L. Splits past nz (no
-//      keys, weight 0: most of them at a short context, the split count
-//      being fixed by the cache size) are not read.
+//      not one per split; the first round issued before step 1's loads),
+//      and out = Σ w_s o_s / L. Splits past nz (no keys: most of them at
+//      a short context, the split count being fixed by the cache size)
+//      are not read.
 //   3. invocation 0 sets arrivals[g] back to 0 for the next run (nobody
-//      else touches it in this dispatch: all Splits have arrived; the next
-//      dispatch binding it comes after a pipeline barrier).
+//      else touches it in this dispatch: the nz splits with keys have
+//      arrived, the others never add; the next dispatch binding it comes
+//      after a pipeline barrier).
 // Shared memory: 4·NS·G·(D+2) + 4·G·(MS+1) bytes (the second term not with
 // PART).
 //
