@@ -58,9 +58,10 @@
 // the G accumulators in registers. Subgroup s of n takes the split's keys
 // lo + s, lo + s + n, …: per step it loads the units of KB keys and values
 // at once (independent loads), forms each lane's partial dot per (key,
-// row), sums the KB·G of them over the subgroup together (step_sums) into
-// the scores, and an online softmax folds them into the subgroup's running
-// max, sum and accumulators (no shared memory, no barrier). Key p0 (f32)
+// row), sums the KB·G of them over the subgroup together (subgroup_sums)
+// into the scores, and an online softmax folds them into the subgroup's
+// running max, sum and accumulators (no shared memory, no barrier); key
+// p0's G scores are summed together too. Key p0 (f32)
 // belongs to the subgroup the interleaving gives it, which folds it after
 // its last step. The first step's loads, key p0's, and with NORMROPE the
 // raw query rows, gains and frequencies are all issued before any
@@ -107,8 +108,9 @@
 //   + n[j] sin th_j,  th_j = float(p0) * inv[j]   (include/rope.glsl)
 // with the products unfused as normrope.comp's. Every workgroup with keys
 // does this for its G query rows: a lane loads its units and their
-// partners (dims ± D/2, another unit of the row) straight from q, the sum
-// of squares is a subgroupAdd, and the angles of the lane's dims are
+// partners (dims ± D/2, another unit of the row) straight from q, the
+// sums of squares of the G rows and the key are summed over the subgroup
+// together (subgroup_sums), and the angles of the lane's dims are
 // computed once and serve the G rows and the key. The subgroup that folds
 // key p0 computes its rotated key the same way, uses it (f32) as before,
 // and writes it and v into cache row p0 % Slots (f16 pairs by
@@ -158,6 +160,18 @@ const uint NP1 = NP0 | (NP0 >> 1u);
 const uint NP2 = NP1 | (NP1 >> 2u);
 const uint NP3 = NP2 | (NP2 >> 4u);
 const uint NP = (NP3 | (NP3 >> 8u)) + 1u;
+// The prologue's norms (G query rows and the key: G + 1) and key p0's
+// scores (G), rounded up to powers of two (G <= 255); NM, the most values
+// subgroup_sums takes.
+const uint NQ0 = G;
+const uint NQ1 = NQ0 | (NQ0 >> 1u);
+const uint NQ2 = NQ1 | (NQ1 >> 2u);
+const uint NQP = (NQ2 | (NQ2 >> 4u)) + 1u;
+const uint NG0 = G - 1u;
+const uint NG1 = NG0 | (NG0 >> 1u);
+const uint NG2 = NG1 | (NG1 >> 2u);
+const uint NGP = (NG2 | (NG2 >> 4u)) + 1u;
+const uint NM = NP > NQP ? NP : NQP;
 
 #ifdef CACHE_F32
 #define RAW vec4 // a unit as loaded from the cache
@@ -272,10 +286,10 @@ void cache_load(uint j0, uint stride, uint end) {
     }
 }
 
-// halve is one level of step_sums' reduction: lanes whose bit d is set
-// keep the upper m of the 2m values, the others the lower m, and each adds
-// its partner's (lane ^ d) copy of the half it keeps.
-void halve(inout float v[NP], uint m, uint d) {
+// halve is one level of subgroup_sums' reduction: lanes whose bit d is
+// set keep the upper m of the 2m values, the others the lower m, and each
+// adds its partner's (lane ^ d) copy of the half it keeps.
+void halve(inout float v[NM], uint m, uint d) {
     bool up = (lane & d) != 0u;
     [[unroll]] for (uint i = 0u; i < m; i++) {
         float keep = up ? v[m + i] : v[i];
@@ -284,36 +298,36 @@ void halve(inout float v[NP], uint m, uint d) {
     }
 }
 
-// step_sums sets sc[i] to the sum over the subgroup of v[i], i < NSC (the
-// lane's parts of a step's scores; v[NSC ...] zero). The sums are formed
-// together: a butterfly that halves the values a lane holds at each of its
-// first log2(NP) levels (NP - 1 shuffles instead of NSC·log2(S)), leaving
-// the sum of value k in lanes k·S/NP ...; then a shuffle from there per
-// value. One subgroupAdd per value (each a chain of log2(S) shuffles,
-// chains the H100 ran one after the other: ~1.4 µs a step of 8 values)
-// where NP > S or NP > 64.
-void step_sums(inout float v[NP]) {
+// subgroup_sums replaces v[i], i < n, by its sum over the subgroup, np
+// being n rounded up to a power of two (v[n ... np) zero; both constant
+// where it is called). The sums are formed together: a butterfly that
+// halves the values a lane holds at each of its first log2(np) levels
+// (np - 1 shuffles instead of n·log2(S)), leaving the sum of value k in
+// lanes k·S/np ...; then a shuffle from there per value. One subgroupAdd
+// per value (each a chain of log2(S) shuffles, chains the H100 ran one
+// after the other: ~1.4 µs for a step's 8 scores) where np > S or np > 64.
+void subgroup_sums(inout float v[NM], uint n, uint np) {
     uint S = gl_SubgroupSize;
-    if (NP > S || NP > 64u) {
-        [[unroll]] for (uint i = 0u; i < NSC; i++) {
-            sc[i] = subgroupAdd(v[i]);
+    if (np > S || np > 64u) {
+        [[unroll]] for (uint i = 0u; i < n; i++) {
+            v[i] = subgroupAdd(v[i]);
         }
         return;
     }
     uint d = S >> 1;
-    if (NP >= 64u) { halve(v, 32u, d); d >>= 1; }
-    if (NP >= 32u) { halve(v, 16u, d); d >>= 1; }
-    if (NP >= 16u) { halve(v, 8u, d); d >>= 1; }
-    if (NP >= 8u) { halve(v, 4u, d); d >>= 1; }
-    if (NP >= 4u) { halve(v, 2u, d); d >>= 1; }
-    if (NP >= 2u) { halve(v, 1u, d); d >>= 1; }
+    if (np >= 64u) { halve(v, 32u, d); d >>= 1; }
+    if (np >= 32u) { halve(v, 16u, d); d >>= 1; }
+    if (np >= 16u) { halve(v, 8u, d); d >>= 1; }
+    if (np >= 8u) { halve(v, 4u, d); d >>= 1; }
+    if (np >= 4u) { halve(v, 2u, d); d >>= 1; }
+    if (np >= 2u) { halve(v, 1u, d); d >>= 1; }
     float t = v[0];
     for (; d > 0u; d >>= 1) {
         t += subgroupShuffleXor(t, d);
     }
-    uint span = S / NP;
-    [[unroll]] for (uint k = 0u; k < NSC; k++) {
-        sc[k] = subgroupShuffle(t, k * span);
+    uint span = S / np;
+    [[unroll]] for (uint k = 0u; k < n; k++) {
+        v[k] = subgroupShuffle(t, k * span);
     }
 }
 
@@ -322,7 +336,7 @@ void step_sums(inout float v[NP]) {
 void cache_fold(uint j0, uint stride, uint end) {
     // The lane's parts of every key's scores (a key past the end has zero
     // units), then their sums together.
-    float v[NP];
+    float v[NM];
     [[unroll]] for (uint b = 0u; b < KB; b++) {
         [[unroll]] for (uint r = 0u; r < G; r++) {
             float d = 0.0;
@@ -334,15 +348,14 @@ void cache_fold(uint j0, uint stride, uint end) {
             v[b * G + r] = d;
         }
     }
-    [[unroll]] for (uint i = NSC; i < NP; i++) {
+    [[unroll]] for (uint i = NSC; i < NM; i++) {
         v[i] = 0.0;
     }
-    step_sums(v);
+    subgroup_sums(v, NSC, NP);
     [[unroll]] for (uint b = 0u; b < KB; b++) {
-        if (j0 + b * stride >= end) { // subgroup-uniform
-            [[unroll]] for (uint r = 0u; r < G; r++) {
-                sc[b * G + r] = MASKED;
-            }
+        bool live = j0 + b * stride < end; // subgroup-uniform
+        [[unroll]] for (uint r = 0u; r < G; r++) {
+            sc[b * G + r] = live ? v[b * G + r] : MASKED;
         }
     }
     [[unroll]] for (uint r = 0u; r < G; r++) {
@@ -451,16 +464,20 @@ void row_load(uint src, uint row4, out vec4 xs[NV], out vec4 xp[NV]) {
     }
 }
 
-// normrope returns in y the lane's units of the row xs, xp (row_load's),
-// normalized with the gains gs, gp (row_load's too) and rotated (zero for
-// units past the row). All the subgroup's lanes call it together.
-void normrope(vec4 xs[NV], vec4 xp[NV], vec4 gs[NV], vec4 gp[NV], out vec4 y[NV]) {
+// sumsq returns the lane's part of the sum of squares of a row (row_load's
+// xs).
+float sumsq(vec4 xs[NV]) {
     float ss = 0.0;
     [[unroll]] for (uint n = 0u; n < NV; n++) {
         ss += dot(xs[n], xs[n]);
     }
-    ss = subgroupAdd(ss);
-    float s = inversesqrt(ss / float(D) + pc.eps);
+    return ss;
+}
+
+// normrope returns in y the lane's units of the row xs, xp (row_load's),
+// scaled by s = inversesqrt(mean of its squares + eps), times the gains
+// gs, gp (row_load's too), and rotated (zero for units past the row).
+void normrope(vec4 xs[NV], vec4 xp[NV], vec4 gs[NV], vec4 gp[NV], float s, out vec4 y[NV]) {
     [[unroll]] for (uint n = 0u; n < NV; n++) {
         // Each product rounded, no fused multiply-add, as normrope.comp
         // and the reference (zero past the row, where x and the gains are).
@@ -505,10 +522,11 @@ void load_own() {
 }
 
 #ifdef NORMROPE
-// own_key normalizes and rotates key p0 (ks, kp, with the gains gs, gp:
-// row_load's) into kf and writes key and value into cache row p0 % Slots.
-void own_key(uint p0, vec4 ks[NV], vec4 kp[NV], vec4 gs[NV], vec4 gp[NV]) {
-    normrope(ks, kp, gs, gp, kf);
+// own_key normalizes (scale s) and rotates key p0 (ks, kp, with the gains
+// gs, gp: row_load's) into kf and writes key and value into cache row
+// p0 % Slots.
+void own_key(uint p0, vec4 ks[NV], vec4 kp[NV], vec4 gs[NV], vec4 gp[NV], float s) {
+    normrope(ks, kp, gs, gp, s, kf);
     [[unroll]] for (uint i = 0u; i < NU; i++) {
         uint u = lane + i * gl_SubgroupSize;
         if (u < U) {
@@ -523,12 +541,20 @@ void own_key(uint p0, vec4 ks[NV], vec4 kp[NV], vec4 gs[NV], vec4 gp[NV]) {
 
 // fold_own folds key p0 (kf, vf) into the subgroup's rows.
 void fold_own() {
+    float v[NM];
     [[unroll]] for (uint r = 0u; r < G; r++) {
         float d = 0.0;
         [[unroll]] for (uint n = 0u; n < NV; n++) {
             d += dot(qr[r * NV + n], kf[n]);
         }
-        float s = subgroupAdd(d);
+        v[r] = d;
+    }
+    [[unroll]] for (uint i = G; i < NM; i++) {
+        v[i] = 0.0;
+    }
+    subgroup_sums(v, G, NGP);
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        float s = v[r];
         float mx = max(row_m[r], s);
         float alpha = row_m[r] == MASKED ? 0.0 : exp(row_m[r] - mx);
         float p = exp(s - mx);
@@ -581,6 +607,24 @@ void attend(uint g, uint z, uint p0, uint lo, uint hi) {
         }
     }
     angles(int(p0), iv);
+    // The norms' sums of squares, of the G query rows and of the key (0 but
+    // in the subgroup that holds it), summed over the subgroup together.
+    float ns[NM];
+    [[unroll]] for (uint r = 0u; r < G; r++) {
+        vec4 a[NV];
+        [[unroll]] for (uint n = 0u; n < NV; n++) {
+            a[n] = qs[r * NV + n];
+        }
+        ns[r] = sumsq(a);
+    }
+    ns[G] = 0.0;
+    if (own) {
+        ns[G] = sumsq(ks);
+    }
+    [[unroll]] for (uint i = G + 1u; i < NM; i++) {
+        ns[i] = 0.0;
+    }
+    subgroup_sums(ns, G + 1u, NQP);
 #endif
     [[unroll]] for (uint r = 0u; r < G; r++) {
 #ifdef NORMROPE
@@ -589,7 +633,7 @@ void attend(uint g, uint z, uint p0, uint lo, uint hi) {
             a[n] = qs[r * NV + n];
             b[n] = qp[r * NV + n];
         }
-        normrope(a, b, qgs, qgp, y);
+        normrope(a, b, qgs, qgp, inversesqrt(ns[r] / float(D) + pc.eps), y);
 #else
         uint qrow = (g * G + r) * D4; // row h = g*G + r of q, in vec4s
 #endif
@@ -610,7 +654,7 @@ void attend(uint g, uint z, uint p0, uint lo, uint hi) {
     }
 #ifdef NORMROPE
     if (own) {
-        own_key(p0, ks, kp, kgs, kgp);
+        own_key(p0, ks, kp, kgs, kgp, inversesqrt(ns[G] / float(D) + pc.eps));
     }
 #endif
 
