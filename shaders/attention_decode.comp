@@ -60,12 +60,12 @@
 // at once (independent loads), forms each lane's partial dot per (key,
 // row), sums the KB·G of them over the subgroup together (subgroup_sums)
 // into the scores, and an online softmax folds them into the subgroup's
-// running max, sum and accumulators (no shared memory, no barrier); key
-// p0's G scores are summed together too. Key p0 (f32)
-// belongs to the subgroup the interleaving gives it, which folds it after
-// its last step. The first step's loads, key p0's, and with NORMROPE the
-// raw query rows, gains and frequencies are all issued before any
-// arithmetic on them (one memory round trip for the prologue).
+// running max, sum and accumulators (no shared memory, no barrier). Key
+// p0 (f32) belongs to the subgroup the interleaving gives it, which folds
+// it after its last step (its G scores summed together too). The first
+// step's loads, key p0's, and with NORMROPE the raw query rows, gains and
+// frequencies are all issued before any arithmetic on them (one memory
+// round trip for the prologue).
 // Finally each subgroup puts (m, l, o[D]) per row in shared memory, one
 // barrier, and invocations over (row, 4-dim slice) merge the subgroups'
 // records and write the scratch. Subgroup operations only ever run under
@@ -75,8 +75,8 @@
 // stores visible device-wide (scratch is coherent, memoryBarrierBuffer),
 // then, after a workgroup barrier, its first invocation adds 1 to
 // arrivals[g]; the workgroup that reads nz - 1 there is the last of kv
-// head g: every other one has stored its records
-// and made them visible before its own add, so after a memoryBarrierBuffer
+// head g: every other one has stored its records and made them visible
+// before its own add, so after a memoryBarrierBuffer
 // the coherent loads of this one (which bypass any stale non-coherent
 // cache) see them all. No workgroup waits for another (no spinning, no
 // assumption on which workgroups run at once). The last one then:
