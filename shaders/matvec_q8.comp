@@ -82,10 +82,11 @@ layout(constant_id = 1) const uint TEAM = 8;
 layout(constant_id = 2) const uint WG_ROWS = 8;
 layout(constant_id = 3) const uint XCAP = 256;
 
-#if defined(GELU) && defined(NORM)
+// The weight (Wg with GELU), as words and as uvec4s.
 layout(binding = 0) readonly buffer W { uint wq[]; };
-layout(binding = 1) readonly buffer WU { uint wu[]; };
 layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
+#if defined(GELU) && defined(NORM)
+layout(binding = 1) readonly buffer WU { uint wu[]; };
 layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
@@ -94,15 +95,11 @@ layout(binding = 5) readonly buffer G1 { vec4 g1[]; };
 layout(binding = 6) readonly buffer G2 { vec4 g2[]; };
 layout(binding = 7) writeonly buffer XN { vec4 xnew[]; };
 #elif defined(GELU)
-layout(binding = 0) readonly buffer W { uint wq[]; };
 layout(binding = 1) readonly buffer WU { uint wu[]; };
-layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
 layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
 #elif defined(NORM)
-layout(binding = 0) readonly buffer W { uint wq[]; };
-layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
 layout(binding = 3) readonly buffer R4 { vec4 r4[]; };
@@ -110,8 +107,6 @@ layout(binding = 4) readonly buffer G1 { vec4 g1[]; };
 layout(binding = 5) readonly buffer G2 { vec4 g2[]; };
 layout(binding = 6) writeonly buffer XN { vec4 xnew[]; };
 #else
-layout(binding = 0) readonly buffer W { uint wq[]; };
-layout(binding = 0) readonly buffer W4 { uvec4 wq4[]; };
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
 #endif
