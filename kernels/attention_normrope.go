@@ -8,9 +8,10 @@ import "gemmavk/gpu"
 // no dispatch level of their own.
 
 // AttentionNormRopeSupported reports whether AttentionNormRopeVk lowers
-// attention a on c: AttentionDecodeVk does (subgroup arithmetic, few enough
-// query rows per kv head, shared memory for one subgroup's records and the
-// merge's weights) and the head dim is a multiple of two 16-byte units
+// attention a on c: AttentionDecodeVk does (subgroup arithmetic and
+// shuffles, few enough query rows per kv head, shared memory for one
+// subgroup's records and the merge's weights) and the head dim is a
+// multiple of two 16-byte units
 // (16 with f16 caches, 8 with f32 ones), so that the rotate-half partner of
 // a unit is a whole unit.
 func AttentionNormRopeSupported(c gpu.Caps, a Attn, cacheF32 bool) bool {

@@ -176,8 +176,9 @@ func AttentionSplitScratch(a Attn, T, splits int) int {
 // Pass 1: for one token without spans (a decode step),
 // attention_decode_part_f16 / attention_decode_part_f32 (AttentionDecodeVk's
 // records without its merge) when the device and shape suit it (see
-// attnDecodeDispatch: subgroup arithmetic, D a multiple of 8 with f16
-// caches or of 4 with f32 ones, few enough query heads per kv head); else
+// attnDecodeDispatch: subgroup arithmetic and shuffles, D a multiple of 8
+// with f16 caches or of 4 with f32 ones, few enough query heads per kv
+// head); else
 // attention_split_f16[_spans] / attention_split_f32[_spans]. Either way:
 // bindings as AttentionVk, with binding 6 the scratch f32 [T*nH, splits,
 // D+2] instead of out; push T, Heads, KVHeads, Slots, Window, Scale,
@@ -281,9 +282,10 @@ const (
 
 // AttentionDecodeSupported reports whether AttentionDecodeVk lowers
 // attention a on c (with up to 64 splits): the device has subgroup
-// arithmetic, the head dim is a multiple of the 16-byte unit (8 halves, or
-// 4 floats with f32 caches), there are few enough query rows per kv head
-// for a lane's registers, and shared memory holds one subgroup's records.
+// arithmetic and shuffles, the head dim is a multiple of the 16-byte unit
+// (8 halves, or 4 floats with f32 caches), there are few enough query rows
+// per kv head for a lane's registers, and shared memory holds one
+// subgroup's records.
 func AttentionDecodeSupported(c gpu.Caps, a Attn, cacheF32 bool) bool {
 	_, ok, err := attnDecodeDispatch(c, a, 1, cacheF32, decodeLayout{}, decodeFolded)
 	return ok && err == nil
@@ -337,8 +339,9 @@ func suited(ds gpu.Dispatch, ok bool, err error, op string, a Attn) (gpu.Dispatc
 // the 16-byte unit (8 halves, or 4 floats with f32 caches), more query
 // rows per kv head than a lane's registers should hold (decodeMaxQ), or
 // shared memory too small for one subgroup's record per row (and, but for
-// decodePart, the merge's weights). The folded forms take 1 to decodeMaxSplits splits.
-// decodeNormRope needs the eps push word appended (attnNormRopeDispatch).
+// decodePart, the merge's weights). The folded forms take 1 to
+// decodeMaxSplits splits. decodeNormRope needs the eps push word appended
+// (attnNormRopeDispatch).
 //
 // Layout (l overrides the defaults): workgroups of decodeSubgroups
 // subgroups of the device's size S, fewer where shared memory is short;
