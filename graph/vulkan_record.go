@@ -596,15 +596,7 @@ func (v *Vulkan) q8(w *kernels.Weight) bool {
 // after another, and the hazard tracking puts a barrier between one node's
 // second pass reading it and the next node's first pass writing it.
 func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
-	if !r.vp.splitScratch.Valid() || r.vp.splitScratch.Size < size {
-		b, err := r.v.dev.Alloc(size, gpu.DeviceLocal)
-		if err != nil {
-			return gpu.Buffer{}, err
-		}
-		r.vp.scratch = append(r.vp.scratch, b)
-		r.vp.splitScratch = b
-	}
-	return r.vp.splitScratch.Slice(0, size), nil
+	return r.shared(&r.vp.splitScratch, size, false)
 }
 
 // arrivals returns n zeroed uint32 counters of the plan for kernels whose
@@ -615,19 +607,31 @@ func (r *recorder) splitScratch(size uint64) (gpu.Buffer, error) {
 // tracking orders it after the previous user, whose counters are zero
 // again by then.
 func (r *recorder) arrivals(n int) (gpu.Buffer, error) {
-	size := uint64(4 * max(n, 1))
-	if !r.vp.arrivals.Valid() || r.vp.arrivals.Size < size {
+	b, err := r.shared(&r.vp.arrivals, uint64(4*max(n, 1)), true)
+	if err != nil {
+		return gpu.Buffer{}, fmt.Errorf("arrival counters: %w", err)
+	}
+	return b, nil
+}
+
+// shared returns the first size bytes of the plan buffer *buf, first
+// replacing it with a new one (zeroed with zero) when it is smaller; the
+// plan frees the old and new ones with its scratch.
+func (r *recorder) shared(buf *gpu.Buffer, size uint64, zero bool) (gpu.Buffer, error) {
+	if !buf.Valid() || buf.Size < size {
 		b, err := r.v.dev.Alloc(size, gpu.DeviceLocal)
 		if err != nil {
-			return gpu.Buffer{}, fmt.Errorf("arrival counters: %w", err)
+			return gpu.Buffer{}, err
 		}
 		r.vp.scratch = append(r.vp.scratch, b)
-		if err := r.v.dev.Upload(b, make([]byte, size)); err != nil {
-			return gpu.Buffer{}, fmt.Errorf("arrival counters: %w", err)
+		if zero {
+			if err := r.v.dev.Upload(b, make([]byte, size)); err != nil {
+				return gpu.Buffer{}, err
+			}
 		}
-		r.vp.arrivals = b
+		*buf = b
 	}
-	return r.vp.arrivals.Slice(0, size), nil
+	return buf.Slice(0, size), nil
 }
 
 // viaScratch records a split operation's two passes: first, recorded by
