@@ -239,6 +239,65 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestDispatchIndirect takes a dispatch's group counts from a buffer that
+// a shader of the same recording wrote, a BarrierIndirect between them.
+func TestDispatchIndirect(t *testing.T) {
+	d := vktest.Device(t)
+	const n = 1000
+	alloc := func(size uint64, data []byte) gpu.Buffer {
+		b, err := d.Alloc(size, gpu.DeviceLocal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Free(b) })
+		if data != nil {
+			if err := d.Upload(b, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	src := make([]byte, 16*n)
+	for i := range src {
+		src[i] = byte(i*5 + 1)
+	}
+	argSrc := alloc(16, gpu.Push((n+63)/64, 1, 1, 0))
+	args := alloc(16, make([]byte, 16)) // zero groups until the first copy runs
+	x, y := alloc(16*n, src), alloc(16*n, make([]byte, 16*n))
+	setArgs, err := d.Bind(copyDispatch(1), argSrc, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setArgs.Close()
+	cp, err := d.Bind(copyDispatch(n), x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	rec, err := d.NewRecorder(gpu.RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Dispatch(setArgs)
+	rec.BarrierIndirect()
+	rec.DispatchIndirect(cp, args)
+	run, err := rec.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if err := run.Run(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 16*n)
+	if err := d.Download(got, y); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Error("the indirect copy did not run with the counts the shader wrote")
+	}
+}
+
 // TestValidationCatches makes the validation layer complain, to prove that
 // its messages reach the test harness.
 func TestValidationCatches(t *testing.T) {

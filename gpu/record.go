@@ -77,7 +77,9 @@ func (r *Recorder) Dispatch(b *Bound) {
 }
 
 // DispatchIndirect records a dispatch of b whose group counts are three
-// uint32 read from args when the command runs; b.Groups is ignored.
+// uint32 read from args when the command runs; b.Groups is ignored. Where
+// a command of the same recording writes args, BarrierIndirect (not
+// Barrier) must come between them.
 func (r *Recorder) DispatchIndirect(b *Bound, args Buffer) {
 	defer pauseGC()()
 	if !r.bind(b.Pipeline, b.Set, b.Push) {
@@ -116,21 +118,35 @@ const (
 	allWrites         = vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit)
 	shaderAndTransfer = vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit |
 		vk.AccessTransferReadBit | vk.AccessTransferWriteBit)
-	allAccess = shaderAndTransfer | vk.AccessFlags(vk.AccessIndirectCommandReadBit)
 )
 
 // Barrier records a memory barrier: everything dispatched or copied before
-// it has finished writing before anything after it reads or writes. The
-// caller places barriers only where a later command touches what an
-// earlier one wrote.
+// it has finished writing before any shader or copy after it reads or
+// writes. The caller places barriers only where a later command touches
+// what an earlier one wrote.
+//
+// It leaves out the indirect-argument stage on purpose: a barrier that
+// waits for it cost 4.9 µs between two one-workgroup dispatches on an H100
+// against 2.4 µs without (the front end waits for the whole pipeline to
+// drain before fetching the next command), and a decode step has ~170 of
+// them. BarrierIndirect is the one that covers indirect arguments.
 func (r *Recorder) Barrier() {
+	r.barrier(0, 0)
+}
+
+// BarrierIndirect is Barrier that also makes the writes visible to the
+// argument fetch of a DispatchIndirect after it.
+func (r *Recorder) BarrierIndirect() {
+	r.barrier(vk.PipelineStageFlags(vk.PipelineStageDrawIndirectBit), vk.AccessFlags(vk.AccessIndirectCommandReadBit))
+}
+
+func (r *Recorder) barrier(stage vk.PipelineStageFlags, access vk.AccessFlags) {
 	defer pauseGC()()
 	if r.err != nil {
 		return
 	}
-	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allWrites, DstAccessMask: allAccess}}
-	vk.CmdPipelineBarrier(r.cmd, shaderOrTransfer,
-		shaderOrTransfer|vk.PipelineStageFlags(vk.PipelineStageDrawIndirectBit), 0, 1, mb, 0, nil, 0, nil)
+	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allWrites, DstAccessMask: shaderAndTransfer | access}}
+	vk.CmdPipelineBarrier(r.cmd, shaderOrTransfer, shaderOrTransfer|stage, 0, 1, mb, 0, nil, 0, nil)
 }
 
 // CopyBuffer records a copy of min(src.Size, dst.Size) bytes.
