@@ -72,14 +72,17 @@ func (m *Model) BuildStep(T int, slots []int, opt StepOptions) (*Step, error) {
 			st.Hidden = append(st.Hidden, b.Output(x))
 		}
 	}
-	if !opt.AllLogits && !opt.Hidden {
-		x = b.LastRow(x) // only the next token's logits are needed
+	if !opt.AllLogits && !opt.Hidden && T > 1 {
+		// Only the next token's logits are needed. (One token is its own
+		// last row: no copy, and the last layer's seam can then fuse
+		// into the head's product.)
+		x = b.LastRow(x)
 	}
 	y := b.RMSNorm(x, b.Vector("output_norm", w.FinalNorm), eps)
 	if opt.Hidden {
 		st.Hidden = append(st.Hidden, b.Output(y))
 	}
-	if !opt.AllLogits && opt.Hidden {
+	if !opt.AllLogits && opt.Hidden && T > 1 {
 		y = b.LastRow(y)
 	}
 	head := embed

@@ -49,7 +49,7 @@ func (v *Vulkan) NewDecodeLoop(p *Plan, env *VulkanEnv, logits *Tensor, vocab in
 	if !ids.Valid() || !pos.Valid() || ids.Size < 4 || pos.Size < 4 {
 		return nil, fmt.Errorf("graph: decode loop: the plan has no one-token ids and pos inputs")
 	}
-	sel, err := kernels.SampleVk(v.dev.Caps(), vocab, params, kernels.SampleOut{Ring: DecodeRing, Advance: true})
+	sel, err := kernels.SampleVk(v.dev.Caps(), vocab, params, kernels.SampleOut{Ring: DecodeRing, Advance: true, Feed: true})
 	if err != nil {
 		return nil, fmt.Errorf("graph: decode loop: %w", err)
 	}
@@ -69,17 +69,12 @@ func (v *Vulkan) NewDecodeLoop(p *Plan, env *VulkanEnv, logits *Tensor, vocab in
 	}
 	lg := v.act(vp, logits).Slice(0, uint64(4*vocab))
 	for _, ds := range sel {
-		b, err := v.dev.Bind(ds, lg, l.scratch, l.state, l.ring)
+		b, err := v.dev.Bind(ds, lg, l.scratch, l.state, l.ring, ids, pos)
 		if err != nil {
 			return fail(err)
 		}
 		l.bound = append(l.bound, b)
 	}
-	adv, err := v.dev.Bind(kernels.DecodeAdvanceVk(DecodeRing), l.state, l.ring, ids, pos)
-	if err != nil {
-		return fail(err)
-	}
-	l.bound = append(l.bound, adv)
 	for i := range l.recs {
 		rec, err := v.dev.NewRecorder(gpu.RecordOptions{})
 		if err != nil {

@@ -99,6 +99,10 @@ type SampleOut struct {
 	// same recording draws a fresh number (and moves along the ring) each
 	// time.
 	Advance bool
+	// Feed also writes the token to the ids binding (4, int32 [1]) and adds
+	// one to the pos binding (5, int32 [1]): the next replayed decode
+	// step's input, with no dispatch of its own.
+	Feed bool
 }
 
 // SampleVk lowers SampleTopK over one row of V logits (1 <= V < 2^31) with
@@ -110,7 +114,8 @@ type SampleOut struct {
 //
 // Bindings, the same for every dispatch: 0 logits f32 [V] (read-only);
 // 1 scratch, SampleScratchBytes(V) bytes; 2 state uint32 [2] = {seed, step}
-// (SampleStateBytes); 3 out int32 [Slot + max(Ring, 1)].
+// (SampleStateBytes); 3 out int32 [Slot + max(Ring, 1)]; with Feed, 4 ids
+// int32 [1] and 5 pos int32 [1].
 // One dispatch when V <= 4096, else two with a barrier between them.
 func SampleVk(c gpu.Caps, V int, p SampleParams, o SampleOut) ([]gpu.Dispatch, error) {
 	if err := checkSample(V, p, o); err != nil {
@@ -125,6 +130,10 @@ func SampleVk(c gpu.Caps, V int, p SampleParams, o SampleOut) ([]gpu.Dispatch, e
 	if o.Advance {
 		flags |= 2
 	}
+	feed := ""
+	if o.Feed {
+		feed = "_feed"
+	}
 	groups, per := selectGroups(V, sampleChunk, sampleLists)
 	// At most sampleLists subgroups per workgroup, whatever size they come in.
 	sg := max(int(c.MinSubgroupSize), 1)
@@ -135,14 +144,14 @@ func SampleVk(c gpu.Caps, V int, p SampleParams, o SampleOut) ([]gpu.Dispatch, e
 	push := gpu.Push(uint32(V), uint32(per), uint32(k), gpu.F32(invT), gpu.F32(p.TopP),
 		gpu.F32(p.MinP), uint32(o.Slot), uint32(o.Ring), flags)
 	ds := []gpu.Dispatch{{
-		Shader: "sample_partial",
+		Shader: "sample_partial" + feed,
 		Spec:   []uint32{uint32(wg)},
 		Push:   push,
 		Groups: [3]uint32{uint32(groups), 1, 1},
 	}}
 	if groups > 1 {
 		ds = append(ds, gpu.Dispatch{
-			Shader: "sample_merge",
+			Shader: "sample_merge" + feed,
 			Spec:   []uint32{sampleMergeWorkgroup},
 			Push:   push,
 			Groups: [3]uint32{1, 1, 1},

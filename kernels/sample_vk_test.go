@@ -283,6 +283,38 @@ func TestSampleVulkan(t *testing.T) {
 		len(cases), ring, offTop, accepted)
 }
 
+// With Feed every replay also makes its token the ids input and moves pos
+// on, in the one-dispatch (small V) and the two-dispatch shapes.
+func TestSampleVulkanFeed(t *testing.T) {
+	d := vktest.Device(t)
+	const ring, reps = 4, 3
+	for _, c := range []struct {
+		n int
+		p SampleParams
+	}{{300, SampleParams{}}, {300, SampleParams{Temperature: 1, TopK: 8}}, {20000, SampleParams{}}, {20000, SampleParams{Temperature: 0.8, TopK: 40}}} {
+		t.Run(fmt.Sprintf("n=%d/t=%g", c.n, c.p.Temperature), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, uint64(c.n)))
+			x := sampleLogits(r, c.n, "dominant")
+			ds, err := SampleVk(d.Caps(), c.n, c.p, SampleOut{Ring: ring, Advance: true, Feed: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runSelect(t, ds, reps, vktest.F32Bytes(x), vktest.Poisoned(SampleScratchBytes(c.n)),
+				vktest.I32Bytes([]int32{5, 0}), vktest.Poisoned(4*ring), vktest.Poisoned(4), vktest.I32Bytes([]int32{41}))
+			last := vktest.Ints(out[3])[reps-1]
+			if uint32(last) == vktest.Poison {
+				t.Fatalf("no token in ring slot %d", reps-1)
+			}
+			if got := vktest.Ints(out[4])[0]; got != last {
+				t.Errorf("ids = %d, want the last token %d", got, last)
+			}
+			if got := vktest.Ints(out[5])[0]; got != 41+reps {
+				t.Errorf("pos = %d, want %d", got, 41+reps)
+			}
+		})
+	}
+}
+
 // Without Ring or Advance the token goes to out[Slot] and the state stays.
 func TestSampleVulkanFixedSlot(t *testing.T) {
 	d := vktest.Device(t)

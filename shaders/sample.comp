@@ -25,6 +25,9 @@
 // (f32), minP (f32), slot, ring, flags (bit 0 greedy, bit 1 advance). The
 // token goes to out[slot + (ring > 0 ? step % ring : 0)]; with "advance"
 // the step is then incremented in place.
+// FEED variants (sample_*_feed), for a replayed decode step: bindings 4
+// ids int32 [1] and 5 pos int32 [1]; the invocation that writes the token
+// also makes it the next step's input (ids[0]) and moves pos[0] on by one.
 // Spec: 0 workgroup size (at most LISTS subgroups).
 // Mapping: selection runs in subgroups, with no workgroup barrier per
 // candidate. Each invocation keeps the best of its own elements; a
@@ -42,6 +45,8 @@
 //     memory, merges them, and finishes the sampling.
 //! variant sample_partial
 //! variant sample_merge MERGE
+//! variant sample_partial_feed FEED
+//! variant sample_merge_feed MERGE FEED
 //! requires subgroup
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -52,6 +57,10 @@ layout(binding = 0) readonly buffer Logits { float logits[]; };
 layout(binding = 1) buffer Scratch { uint scratch[]; };
 layout(binding = 2) buffer State { uint state[]; };
 layout(binding = 3) buffer Out { int tokens[]; };
+#ifdef FEED
+layout(binding = 4) writeonly buffer Ids { int ids[]; };
+layout(binding = 5) buffer Pos { int pos[]; };
+#endif
 
 layout(push_constant) uniform Push {
     uint n;
@@ -261,6 +270,10 @@ void finish() {
     if ((pc.flags & 2u) != 0u) {
         state[1] = step + 1u;
     }
+#ifdef FEED
+    ids[0] = int(pick);
+    pos[0] += 1;
+#endif
 }
 
 // best_below returns the best (key, index) of this invocation's elements
