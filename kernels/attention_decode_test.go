@@ -269,9 +269,9 @@ func TestAttentionDecodeLowering(t *testing.T) {
 		shader string   // "": not supported
 		spec   []uint32 // WG, D, G, NU, BC, KB, NS, MS; nil: not checked
 	}{
-		{"h100/4b", h100, a4b, false, "attention_decode_f16", []uint32{128, 256, 2, 1, 16, 4, 4, 64}},
-		{"h100/4b/f32", h100, a4b, true, "attention_decode_f32", []uint32{128, 256, 2, 2, 16, 2, 4, 64}},
-		{"lavapipe/4b", lvp, a4b, false, "attention_decode_f16", []uint32{32, 256, 2, 4, 16, 1, 4, 64}},
+		{"h100/4b", h100, a4b, false, "attention_decode_f16", []uint32{256, 256, 2, 1, 16, 1, 8, 64}},
+		{"h100/4b/f32", h100, a4b, true, "attention_decode_f32", []uint32{256, 256, 2, 2, 16, 1, 8, 64}},
+		{"lavapipe/4b", lvp, a4b, false, "attention_decode_f16", []uint32{64, 256, 2, 4, 16, 1, 8, 64}},
 		// 16 query heads per kv head of 256 dims: 128 floats of queries per
 		// lane on the H100, too many on lavapipe.
 		{"h100/gqa16", h100, Attn{Heads: 16, KVHeads: 1, HeadDim: 256, Scale: 1, Slots: 64}, false, "attention_decode_f16", nil},

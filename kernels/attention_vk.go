@@ -246,9 +246,14 @@ func attnCombineDispatch(c gpu.Caps, a Attn, T, splits int) gpu.Dispatch {
 
 // Layout limits of attention_decode.
 const (
-	decodeSubgroups = 4   // subgroups per workgroup
+	// Subgroups per workgroup and about the words of keys and values a
+	// lane loads per step (one key of a 256-dim f16 head: KB = 1): on the
+	// H100, 8 subgroups of one key a step beat 4 of four (decode of the
+	// 1B from 688 to 713 t/s, 4B 375 to 383, 4B at depth 8192 323 to
+	// 328); more keys a step, or 2, 6, 12 or 16 subgroups, were slower.
+	decodeSubgroups = 8
+	decodeLoadWords = 8
 	decodeMaxQ      = 128 // most query floats a lane holds in registers (G·NU·UW)
-	decodeLoadWords = 32  // about the words of keys and values a lane loads per step
 	decodeMaxKB     = 16  // most keys a subgroup loads per step
 	// decodeMaxSplits is the most splits attention_decode's last workgroup
 	// merges (spec MS: its shared weights); AttentionSplits gives at most
