@@ -219,14 +219,7 @@ func TestReplay(t *testing.T) {
 		if err := d.Upload(x, src); err != nil {
 			t.Fatal(err)
 		}
-		if err := run.Run(); err != nil {
-			t.Fatal(err)
-		}
-		got := make([]byte, 16*n)
-		if err := d.Download(got, y); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, src) {
+		if !bytes.Equal(runRead(t, d, run, y), src) {
 			t.Fatalf("step %d: output does not follow the new input", step)
 		}
 	}
@@ -237,6 +230,34 @@ func TestReplay(t *testing.T) {
 	if len(ts) == 2 && (ts[0].Label != "start" || ts[1].Label != "copy" || ts[1].Nanos < 0) {
 		t.Errorf("timestamps = %+v", ts)
 	}
+}
+
+// runRead runs the recording and returns the contents of out.
+func runRead(t *testing.T, d *gpu.Device, run *gpu.Recording, out gpu.Buffer) []byte {
+	t.Helper()
+	if err := run.Run(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, out.Size)
+	if err := d.Download(got, out); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// record returns a recording of what cmds records.
+func record(t *testing.T, d *gpu.Device, cmds func(rec *gpu.Recorder)) *gpu.Recording {
+	t.Helper()
+	rec, err := d.NewRecorder(gpu.RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds(rec)
+	run, err := rec.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
 
 // TestDispatchIndirect takes a dispatch's group counts from a buffer that
@@ -274,26 +295,13 @@ func TestDispatchIndirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cp.Close()
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Dispatch(setArgs)
-	rec.BarrierIndirect()
-	rec.DispatchIndirect(cp, args)
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := record(t, d, func(rec *gpu.Recorder) {
+		rec.Dispatch(setArgs)
+		rec.BarrierIndirect()
+		rec.DispatchIndirect(cp, args)
+	})
 	defer run.Close()
-	if err := run.Run(); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 16*n)
-	if err := d.Download(got, y); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, src) {
+	if !bytes.Equal(runRead(t, d, run, y), src) {
 		t.Error("the indirect copy did not run with the counts the shader wrote")
 	}
 }
@@ -320,16 +328,7 @@ func TestValidationCatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	rec, err := d.NewRecorder(gpu.RecordOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Dispatch(b)
-	run, err := rec.End()
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Close()
+	record(t, d, func(rec *gpu.Recorder) { rec.Dispatch(b) }).Close()
 	if len(d.Messages()) == 0 {
 		t.Error("an out-of-range dispatch produced no validation message")
 	}
