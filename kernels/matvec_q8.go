@@ -66,8 +66,7 @@ func q8SharedBytes(cols int) int { return cols + cols/32*8 }
 //
 // A team of lanes (a subgroup, fewer for rows of few blocks) takes a row;
 // a workgroup takes 8 rows, 16 from 4096 rows, 32 from 8192, 64 from
-// 65536. It fails
-// where MatVecQ8Supported is false and as MatVecVk does.
+// 65536. It fails where MatVecQ8Supported is false and as MatVecVk does.
 func MatVecQ8Vk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
 	return matVecQ8("matvec_q8_", MatVecQ8Supported, c, t, rows, cols)
 }
