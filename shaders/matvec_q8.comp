@@ -228,11 +228,12 @@ float team_sum(float v) {
 void quantize_x() {
     uint n4 = pc.cols >> 2;
     uint me = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
-    // The invocation's vec4s are loaded NQ at a time (all of them up to 8
+    // The invocation's vec4s are loaded NQ at a time (all of them up to 16
     // steps) before any is quantized, so that a long x (the down product's
-    // 10240 values) costs few memory round trips, not one per step.
+    // 10240 values: 10 a lane) costs one memory round trip, not one per
+    // step.
     const uint NQA = (XCAP / 4u + gl_WorkGroupSize.x - 1u) / gl_WorkGroupSize.x;
-    const uint NQ = NQA < 8u ? NQA : 8u;
+    const uint NQ = NQA < 16u ? NQA : 16u;
     for (uint k0 = 0u; k0 * gl_WorkGroupSize.x < n4; k0 += NQ) {
         vec4 xs[NQ];
         [[unroll]] for (uint k = 0u; k < NQ; k++) {
