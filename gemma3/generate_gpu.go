@@ -8,6 +8,11 @@ import (
 	"gemmavk/kernels"
 )
 
+// errGPUNoToken is what a generation on the GPU returns when every logit
+// of a step is -Inf or NaN (a damaged model file, for one), where the CPU's
+// sampler fails the same way.
+var errGPUNoToken = errors.New("gemma3: sample: every candidate logit is -Inf or NaN")
+
 // gpuParams maps a sampling configuration onto the GPU sampler, or reports
 // false when it needs the CPU one (a repetition penalty, or top-p/min-p
 // over more candidates than the GPU keeps).
@@ -85,6 +90,10 @@ func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
 		next, err := vb.loop.Step(ahead)
 		if err != nil {
 			return true, err
+		}
+		if next < 0 {
+			// The GPU sampler's "no token": as the CPU's Sampler says it.
+			return true, errGPUNoToken
 		}
 		s.tokens = append(s.tokens, id)
 		s.lastLogits = nil

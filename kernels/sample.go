@@ -83,8 +83,8 @@ func SampleU(seed, step uint32) float32 {
 //  6. the pick is the first kept candidate whose running sum exceeds u * zc,
 //     else the last kept one.
 //
-// Sums run in candidate order. If every logit is -Inf or NaN the first
-// candidate is returned; empty logits give -1.
+// Sums run in candidate order. If every logit is -Inf or NaN there is no
+// token to pick, and empty logits have none: both give -1.
 //
 // Against gemma3/sample's Sampler (which also offers a repetition penalty
 // and ExcludeFrom, which here is passing logits[:ExcludeFrom]): the stages
@@ -116,6 +116,10 @@ func sampleTopK(logits []float32, p SampleParams, u float32) sampleTrace {
 	t.ids = topCandidates(logits, p.TopK)
 	if len(t.ids) == 0 {
 		t.pick = -1
+		return t
+	}
+	if top := float64(logits[t.ids[0]]); math.IsNaN(top) || math.IsInf(top, -1) {
+		t.pick = -1 // the best is -Inf or NaN: so is every logit
 		return t
 	}
 	t.pick, t.cut = t.ids[0], 1 // greedy, or nothing has weight

@@ -99,8 +99,10 @@ func TestSampleTopK(t *testing.T) {
 		{"ties to lowest", []float32{1, 3, 3, 2}, SampleParams{1e-3, 2, 0, 0}, 0.49, 1},
 		{"tied pair", []float32{1, 3, 3, 2}, SampleParams{1e-3, 2, 0, 0}, 0.51, 2},
 		{"-Inf and NaN weigh 0", []float32{nan32, negInf, 0, nan32}, SampleParams{1, 4, 0, 0}, 0.99, 2},
-		{"all -Inf", []float32{negInf, negInf}, SampleParams{1, 2, 0, 0}, 0.5, 0},
-		{"all NaN", []float32{nan32, nan32}, SampleParams{1, 2, 0, 0}, 0.5, 0},
+		{"all -Inf", []float32{negInf, negInf}, SampleParams{1, 2, 0, 0}, 0.5, -1},
+		{"all NaN", []float32{nan32, nan32}, SampleParams{1, 2, 0, 0}, 0.5, -1},
+		{"-Inf and NaN, greedy", []float32{negInf, nan32, negInf}, SampleParams{}, 0.5, -1},
+		{"one finite among NaN", []float32{nan32, -7, negInf}, SampleParams{}, 0.5, 1},
 		{"+Inf reads as MaxFloat32", []float32{posInf, 0, posInf}, SampleParams{1, 3, 0, 0}, 0.51, 2},
 		{"empty", nil, SampleParams{1, 3, 0, 0}, 0.5, -1},
 	} {

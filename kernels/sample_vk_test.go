@@ -315,6 +315,40 @@ func TestSampleVulkanFeed(t *testing.T) {
 	}
 }
 
+// When every logit is -Inf or NaN there is no token: the GPU writes -1,
+// to the ring and (with Feed) to ids, greedy or not, in both shapes.
+func TestSampleVulkanNoToken(t *testing.T) {
+	d := vktest.Device(t)
+	for _, n := range []int{300, 20000} {
+		for _, p := range []SampleParams{{}, {Temperature: 1, TopK: 8}} {
+			t.Run(fmt.Sprintf("n=%d/t=%g", n, p.Temperature), func(t *testing.T) {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = negInf
+					if i%3 == 1 {
+						x[i] = nan32
+					}
+				}
+				if got := SampleTopK(x, p, 0.5); got != -1 {
+					t.Fatalf("reference picked %d", got)
+				}
+				ds, err := SampleVk(d.Caps(), n, p, SampleOut{Ring: 2, Advance: true, Feed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := runSelect(t, ds, 1, vktest.F32Bytes(x), vktest.Poisoned(SampleScratchBytes(n)),
+					vktest.I32Bytes([]int32{5, 0}), vktest.Poisoned(8), vktest.Poisoned(4), vktest.I32Bytes([]int32{9}))
+				if tok := vktest.Ints(out[3])[0]; tok != -1 {
+					t.Errorf("token %d, want -1", tok)
+				}
+				if id := vktest.Ints(out[4])[0]; id != -1 {
+					t.Errorf("ids %d, want -1", id)
+				}
+			})
+		}
+	}
+}
+
 // Without Ring or Advance the token goes to out[Slot] and the state stays.
 func TestSampleVulkanFixedSlot(t *testing.T) {
 	d := vktest.Device(t)

@@ -12,6 +12,7 @@
 //      whose running sum reaches topP * z; its sum is zc (else zc = z).
 //   6. u = hash(seed, step) in [0, 1); the pick is the first kept candidate
 //      of the prefix whose running sum exceeds u * zc (else the last one).
+//   If every logit is -Inf or NaN, the token is -1 (none).
 // Sums run in candidate order in one invocation, in f32, as the reference.
 //
 // Candidates are (key, index) pairs: key = order key of the float (b >= 0 ?
@@ -222,7 +223,9 @@ void finish() {
     uint seed = state[0];
     uint step = state[1];
     uint pick = NONE;
-    if (nc > 0u) {
+    // The best candidate -Inf or NaN: so is every logit, and there is no
+    // token to pick (NONE, written as -1).
+    if (nc > 0u && !is_nan(top) && !(isinf(top) && top < 0.0)) {
         pick = cand_idx[0];
     }
     if (nc > 0u && (pc.flags & 1u) == 0u && cand_e[0] > 0.0) {
