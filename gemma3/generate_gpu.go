@@ -3,15 +3,11 @@ package gemma3
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"gemmavk/gemma3/sample"
 	"gemmavk/kernels"
 )
-
-// errGPUNoToken is what a generation on the GPU returns when every logit
-// of a step is -Inf or NaN (a damaged model file, for one), where the CPU's
-// sampler fails the same way.
-var errGPUNoToken = errors.New("gemma3: sample: every candidate logit is -Inf or NaN")
 
 // gpuParams maps a sampling configuration onto the GPU sampler, or reports
 // false when it needs the CPU one (a repetition penalty, or top-p/min-p
@@ -92,8 +88,9 @@ func (s *Session) decodeOnGPU(ctx context.Context, first int, cfg sample.Config,
 			return true, err
 		}
 		if next < 0 {
-			// The GPU sampler's "no token": as the CPU's Sampler says it.
-			return true, errGPUNoToken
+			// The GPU sampler's "no token" (every logit -Inf or NaN: a
+			// damaged model file, for one), as the CPU's Sampler says it.
+			return true, fmt.Errorf("gemma3: %w", sample.ErrNoCandidate)
 		}
 		s.tokens = append(s.tokens, id)
 		s.lastLogits = nil

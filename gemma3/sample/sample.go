@@ -84,6 +84,11 @@ func New(c Config) (*Sampler, error) {
 	return &Sampler{cfg: c, rng: rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))}, nil
 }
 
+// ErrNoCandidate is what Sample returns when every candidate logit is -Inf
+// or NaN: there is no token to pick. A generation whose sampler runs on the
+// GPU fails with it too.
+var ErrNoCandidate = errors.New("sample: every candidate logit is -Inf or NaN")
+
 // Sample returns the next token id for one row of logits, running the chain
 // described on [Config]. history holds every token id so far (prompt and
 // generated); only the repetition penalty reads it. logits is not modified:
@@ -117,7 +122,7 @@ func (s *Sampler) Sample(logits []float32, history []int) (int, error) {
 		}
 	}
 	if math.IsInf(float64(bestV), -1) {
-		return 0, errors.New("sample: every candidate logit is -Inf or NaN")
+		return 0, ErrNoCandidate
 	}
 	if c.Temperature <= 0 {
 		return best, nil
