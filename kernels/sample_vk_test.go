@@ -283,6 +283,20 @@ func TestSampleVulkan(t *testing.T) {
 		len(cases), ring, offTop, accepted)
 }
 
+// runFeed replays the selection of a token from logits x with Feed reps
+// times (seed 5 from step 0, a ring of ring tokens, pos from pos0) and
+// returns the ring and the final ids and pos.
+func runFeed(t *testing.T, d *gpu.Device, x []float32, p SampleParams, ring, reps int, pos0 int32) (toks []int32, id, pos int32) {
+	t.Helper()
+	ds, err := SampleVk(d.Caps(), len(x), p, SampleOut{Ring: ring, Advance: true, Feed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := runSelect(t, ds, reps, vktest.F32Bytes(x), vktest.Poisoned(SampleScratchBytes(len(x))),
+		vktest.I32Bytes([]int32{5, 0}), vktest.Poisoned(4*ring), vktest.Poisoned(4), vktest.I32Bytes([]int32{pos0}))
+	return vktest.Ints(out[3]), vktest.Ints(out[4])[0], vktest.Ints(out[5])[0]
+}
+
 // With Feed every replay also makes its token the ids input and moves pos
 // on, in the one-dispatch (small V) and the two-dispatch shapes.
 func TestSampleVulkanFeed(t *testing.T) {
@@ -295,21 +309,16 @@ func TestSampleVulkanFeed(t *testing.T) {
 		t.Run(fmt.Sprintf("n=%d/t=%g", c.n, c.p.Temperature), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(c.n)))
 			x := sampleLogits(r, c.n, "dominant")
-			ds, err := SampleVk(d.Caps(), c.n, c.p, SampleOut{Ring: ring, Advance: true, Feed: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := runSelect(t, ds, reps, vktest.F32Bytes(x), vktest.Poisoned(SampleScratchBytes(c.n)),
-				vktest.I32Bytes([]int32{5, 0}), vktest.Poisoned(4*ring), vktest.Poisoned(4), vktest.I32Bytes([]int32{41}))
-			last := vktest.Ints(out[3])[reps-1]
+			toks, id, pos := runFeed(t, d, x, c.p, ring, reps, 41)
+			last := toks[reps-1]
 			if uint32(last) == vktest.Poison {
 				t.Fatalf("no token in ring slot %d", reps-1)
 			}
-			if got := vktest.Ints(out[4])[0]; got != last {
-				t.Errorf("ids = %d, want the last token %d", got, last)
+			if id != last {
+				t.Errorf("ids = %d, want the last token %d", id, last)
 			}
-			if got := vktest.Ints(out[5])[0]; got != 41+reps {
-				t.Errorf("pos = %d, want %d", got, 41+reps)
+			if pos != 41+reps {
+				t.Errorf("pos = %d, want %d", pos, 41+reps)
 			}
 		})
 	}
@@ -332,16 +341,11 @@ func TestSampleVulkanNoToken(t *testing.T) {
 				if got := SampleTopK(x, p, 0.5); got != -1 {
 					t.Fatalf("reference picked %d", got)
 				}
-				ds, err := SampleVk(d.Caps(), n, p, SampleOut{Ring: 2, Advance: true, Feed: true})
-				if err != nil {
-					t.Fatal(err)
+				toks, id, _ := runFeed(t, d, x, p, 2, 1, 9)
+				if toks[0] != -1 {
+					t.Errorf("token %d, want -1", toks[0])
 				}
-				out := runSelect(t, ds, 1, vktest.F32Bytes(x), vktest.Poisoned(SampleScratchBytes(n)),
-					vktest.I32Bytes([]int32{5, 0}), vktest.Poisoned(8), vktest.Poisoned(4), vktest.I32Bytes([]int32{9}))
-				if tok := vktest.Ints(out[3])[0]; tok != -1 {
-					t.Errorf("token %d, want -1", tok)
-				}
-				if id := vktest.Ints(out[4])[0]; id != -1 {
+				if id != -1 {
 					t.Errorf("ids %d, want -1", id)
 				}
 			})
