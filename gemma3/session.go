@@ -164,12 +164,12 @@ func uploadBytes(w *Weights) int64 {
 	n := int64(4 * len(w.FinalNorm))
 	for _, m := range []*kernels.Weight{w.Embed, w.Output} {
 		if m != nil {
-			n += int64(len(m.Data))
+			n += m.DeviceBytes()
 		}
 	}
 	for _, l := range w.Layers {
 		for _, m := range []*kernels.Weight{l.QProj, l.KProj, l.VProj, l.OProj, l.Gate, l.Up, l.Down} {
-			n += int64(len(m.Data))
+			n += m.DeviceBytes()
 		}
 		for _, v := range [][]float32{l.InputNorm, l.QNorm, l.KNorm, l.PostAttnNorm, l.PreFFNorm, l.PostFFNorm} {
 			n += int64(4 * len(v))

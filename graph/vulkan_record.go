@@ -515,7 +515,7 @@ func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.
 	if err != nil {
 		return err
 	}
-	rb := w.RowBytes()
+	rb := w.DeviceRowBytes()
 	per, err := partRows(r.v.dev.Caps(), w.Rows, rb)
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.Name, err)
@@ -538,7 +538,7 @@ func (v *Vulkan) CanNormMatVec(w *kernels.Weight) bool {
 	if v.opt.ExactProducts || !kernels.MatVecQ8NormSupported(c, w.Type, w.Cols) {
 		return false
 	}
-	per, err := partRows(c, w.Rows, w.RowBytes())
+	per, err := partRows(c, w.Rows, w.DeviceRowBytes())
 	return err == nil && per == w.Rows
 }
 

@@ -69,7 +69,7 @@ func (w *DeviceWeights) weight(t *Tensor, onUpload func(bytes int64)) (gpu.Buffe
 	var data []byte
 	switch {
 	case t.Matrix != nil:
-		key, data = t.Matrix, t.Matrix.Data
+		key, data = t.Matrix, t.Matrix.DeviceData()
 	case len(t.Vector) > 0:
 		key = &t.Vector[0]
 		data = unsafe.Slice((*byte)(unsafe.Pointer(&t.Vector[0])), 4*len(t.Vector))

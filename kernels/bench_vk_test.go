@@ -65,6 +65,21 @@ func gpuTimesOf(b *testing.B, d *gpu.Device, reps int, record func(rec *gpu.Reco
 
 func median(v []float64) float64 { return v[len(v)/2] }
 
+// deviceRow quantizes v as one row of type qt in its device layout
+// (Weight.DeviceData), the layout the kernels read.
+func deviceRow(b testing.TB, qt quant.Type, v []float32) []byte {
+	b.Helper()
+	row, err := quant.Quantize(qt, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := NewWeight("row", qt, 1, len(v), row)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w.DeviceData()
+}
+
 // allocBuffers allocates n device buffers of size bytes each, filled with
 // the repeated pattern; the caller frees them.
 func allocBuffers(b *testing.B, d *gpu.Device, n int, size uint64, pattern []byte) []gpu.Buffer {
@@ -133,10 +148,7 @@ type matVecSet struct {
 func newMatVecSet(b *testing.B, d *gpu.Device, qt quant.Type, rows, cols int) *matVecSet {
 	b.Helper()
 	r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
-	row, err := quant.Quantize(qt, randFloats(r, cols, 1))
-	if err != nil {
-		b.Fatal(err)
-	}
+	row := deviceRow(b, qt, randFloats(r, cols, 1))
 	s := &matVecSet{wBytes: uint64(len(row) * rows)}
 	s.ws = allocBuffers(b, d, int(max(2, rotateBytes/s.wBytes)), s.wBytes, row)
 	s.x = allocBuffers(b, d, 1, uint64(4*cols), vktest.F32Bytes(randFloats(r, cols, 1)))[0]
@@ -367,10 +379,7 @@ func BenchmarkMatMulCoop(b *testing.B) {
 		for _, s := range []struct{ T, rows, cols int }{
 			{512, 2048, 2560}, {512, 1024, 2560}, {512, 2560, 2048}, {512, 10240, 2560}, {512, 2560, 10240}, {128, 10240, 2560},
 		} {
-			row, err := quant.Quantize(typ, randFloats(r, s.cols, 1))
-			if err != nil {
-				b.Fatal(err)
-			}
+			row := deviceRow(b, typ, randFloats(r, s.cols, 1))
 			w := benchBuffers(b, d, 1, uint64(len(row)*s.rows), row)[0]
 			x := benchBuffers(b, d, 1, uint64(4*s.T*s.cols), vktest.F32Bytes(randFloats(r, 4096, 1)))[0]
 			y := benchBuffers(b, d, 1, uint64(4*s.T*s.rows), vktest.Poisoned(4))[0]

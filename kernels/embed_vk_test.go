@@ -42,7 +42,7 @@ func TestEmbedVulkan(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := vktest.Run(t, ds, e.Data, vktest.I32Bytes(ids), vktest.Poisoned(4*T*s.cols))
+				out := vktest.Run(t, ds, e.DeviceData(), vktest.I32Bytes(ids), vktest.Poisoned(4*T*s.cols))
 				got := vktest.Floats(out[2])
 				for j, id := range ids {
 					if id >= 0 && int(id) < s.rows {
@@ -57,7 +57,7 @@ func TestEmbedVulkan(t *testing.T) {
 					copy(row, want[j*s.cols:(j+1)*s.cols]) // zeros, compared below
 				}
 				testutil.CheckClose(t, "y", got, want, 1e-6)
-				if !bytes.Equal(out[0], e.Data) {
+				if !bytes.Equal(out[0], e.DeviceData()) {
 					t.Error("E changed")
 				}
 			})

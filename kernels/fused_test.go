@@ -108,12 +108,12 @@ func runMatVecGelu(t *testing.T, ds gpu.Dispatch, wg, wu *Weight) {
 	x := randFloats(rand.New(rand.NewPCG(9, uint64(cols))), cols, 1)
 	want := make([]float32, rows)
 	MatVecGelu(want, x, wg, wu, make([]float32, rows), 0, rows)
-	out := vktest.Run(t, ds, wg.Data, wu.Data, vktest.F32Bytes(x), vktest.Poisoned(4*rows))
+	out := vktest.Run(t, ds, wg.DeviceData(), wu.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*rows))
 	checkGated(t, vktest.Floats(out[3]), want, x, wg, wu, 1e-5)
-	if !bytes.Equal(out[0], wg.Data) {
+	if !bytes.Equal(out[0], wg.DeviceData()) {
 		t.Error("Wg changed")
 	}
-	if !bytes.Equal(out[1], wu.Data) {
+	if !bytes.Equal(out[1], wu.DeviceData()) {
 		t.Error("Wu changed")
 	}
 	testutil.CheckClose(t, "x unchanged", vktest.Floats(out[2]), x, 0)
@@ -347,10 +347,7 @@ func BenchmarkMatVecGelu(b *testing.B) {
 		for _, qt := range []quant.Type{quant.Q4_K, quant.Q6_K, quant.Q8_0, quant.F16} {
 			rows, cols := sh[0], sh[1]
 			r := rand.New(rand.NewPCG(uint64(rows), uint64(qt)))
-			row, err := quant.Quantize(qt, randFloats(r, cols, 1))
-			if err != nil {
-				b.Fatal(err)
-			}
+			row := deviceRow(b, qt, randFloats(r, cols, 1))
 			wBytes := uint64(len(row) * rows)
 			copies := int(max(2, rotateBytes/(2*wBytes)))
 			ws := allocBuffers(b, d, 2*copies, wBytes, row)

@@ -129,14 +129,14 @@ func TestMatMulCoopHalfXVulkan(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					got[i] = vktest.Floats(vktest.RunOn(t, d, ds, w.Data, xb, vktest.Poisoned(4*c.T*w.Rows))[2])
+					got[i] = vktest.Floats(vktest.RunOn(t, d, ds, w.DeviceData(), xb, vktest.Poisoned(4*c.T*w.Rows))[2])
 					continue
 				}
 				ds, err := MatMulCoopSplitVk(d.Caps(), c.typ, c.T, w.Rows, w.Cols, w.Rows, c.kparts, half)
 				if err != nil {
 					t.Fatal(err)
 				}
-				parts := vktest.RunOn(t, d, ds[0], w.Data, xb, vktest.Poisoned(MatMulCoopSplitScratch(c.T, w.Rows, c.kparts)))[2]
+				parts := vktest.RunOn(t, d, ds[0], w.DeviceData(), xb, vktest.Poisoned(MatMulCoopSplitScratch(c.T, w.Rows, c.kparts)))[2]
 				got[i] = vktest.Floats(vktest.RunOn(t, d, ds[1], parts, vktest.Poisoned(4*c.T*w.Rows))[1])
 			}
 			testutil.CheckClose(t, "f16 x against f32 x", got[1], got[0], 0)

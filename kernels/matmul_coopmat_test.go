@@ -88,7 +88,7 @@ func TestMatMulCoopVulkan(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*c.T*w.Rows))
+				out := vktest.RunOn(t, d, ds, w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*c.T*w.Rows))
 				testutil.CheckClose(t, "matmul_coop", vktest.Floats(out[2]), coopReference(w, x, c.T), 1e-5)
 			})
 		}
@@ -111,7 +111,7 @@ func TestMatMulCoopTilesVulkan(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*T*w.Rows))
+				out := vktest.RunOn(t, d, ds, w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*T*w.Rows))
 				testutil.CheckClose(t, "matmul_coop", vktest.Floats(out[2]), coopReference(w, x, T), 1e-5)
 			})
 		}
@@ -142,7 +142,7 @@ func TestMatMulCoopSplitVulkan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			parts := vktest.RunOn(t, d, ds[0], w.Data, vktest.F32Bytes(x), vktest.Poisoned(MatMulCoopSplitScratch(c.T, w.Rows, c.kparts)))[2]
+			parts := vktest.RunOn(t, d, ds[0], w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(MatMulCoopSplitScratch(c.T, w.Rows, c.kparts)))[2]
 			out := vktest.RunOn(t, d, ds[1], parts, vktest.Poisoned(4*((c.T-1)*c.ld+w.Rows)))[1]
 			got := vktest.Floats(out)
 			y := make([]float32, c.T*w.Rows)
@@ -184,7 +184,7 @@ func TestMatMulCoopPartVulkan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := vktest.RunOn(t, d, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*((T-1)*ldy+rows)))
+	out := vktest.RunOn(t, d, ds, w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*((T-1)*ldy+rows)))
 	got := vktest.Floats(out[2])
 	want := coopReference(w, x, T)
 	part := make([]float32, T*rows)

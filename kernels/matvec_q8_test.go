@@ -134,17 +134,17 @@ func runMatVecQ8(t *testing.T, ds gpu.Dispatch, w, up *Weight) {
 	x := randFloats(r, w.Cols, 2)
 	xq := QuantizeQ8(x)
 	want := make([]float32, w.Rows)
-	bufs := [][]byte{w.Data}
+	bufs := [][]byte{w.DeviceData()}
 	if up == nil {
 		MatMul(want, xq, w, 1, nil, 0, w.Rows)
 	} else {
 		MatVecGelu(want, xq, w, up, make([]float32, w.Rows), 0, w.Rows)
-		bufs = append(bufs, up.Data)
+		bufs = append(bufs, up.DeviceData())
 	}
 	bufs = append(bufs, vktest.F32Bytes(x), vktest.Poisoned(4*w.Rows))
 	out := vktest.Run(t, ds, bufs...)
 	testutil.CheckClose(t, "y", vktest.Floats(out[len(out)-1]), want, q8Tol)
-	if !bytes.Equal(out[0], w.Data) {
+	if !bytes.Equal(out[0], w.DeviceData()) {
 		t.Error("W changed")
 	}
 	testutil.CheckClose(t, "x unchanged", vktest.Floats(out[len(out)-2]), x, 0)
@@ -224,11 +224,11 @@ func TestMatVecQ8NormVulkan(t *testing.T) {
 					AddRMSNorm(xnew, f, o, x, g1, g2, eps, 0, 1)
 					want := make([]float32, s.rows)
 					lower := MatVecQ8NormVk
-					bufs := [][]byte{w.Data}
+					bufs := [][]byte{w.DeviceData()}
 					if gelu {
 						lower = MatVecGeluQ8NormVk
 						MatVecGelu(want, QuantizeQ8(f), w, up, make([]float32, s.rows), 0, s.rows)
-						bufs = append(bufs, up.Data)
+						bufs = append(bufs, up.DeviceData())
 					} else {
 						MatMul(want, QuantizeQ8(f), w, 1, nil, 0, s.rows)
 					}
@@ -254,7 +254,7 @@ func TestMatVecQ8NormVulkan(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(6, 6))
-	out := vktest.Run(t, ds, w.Data, vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.rows),
+	out := vktest.Run(t, ds, w.DeviceData(), vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.rows),
 		vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.F32Bytes(randFloats(r, s.cols, 1)),
 		vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.cols))
 	if !bytes.Equal(out[6], vktest.Poisoned(4*s.cols)) {

@@ -99,9 +99,9 @@ func runMatVec(t *testing.T, ds gpu.Dispatch, w *Weight) {
 	x := randFloats(r, w.Cols, 1)
 	want := make([]float32, w.Rows)
 	MatMul(want, x, w, 1, nil, 0, w.Rows)
-	out := vktest.Run(t, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*w.Rows))
+	out := vktest.Run(t, ds, w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*w.Rows))
 	testutil.CheckClose(t, "y", vktest.Floats(out[2]), want, 1e-5)
-	if !bytes.Equal(out[0], w.Data) {
+	if !bytes.Equal(out[0], w.DeviceData()) {
 		t.Error("W changed")
 	}
 	testutil.CheckClose(t, "x unchanged", vktest.Floats(out[1]), x, 0)
@@ -198,9 +198,9 @@ func TestMatMulVulkan(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := vktest.Run(t, ds, w.Data, vktest.F32Bytes(x), vktest.Poisoned(4*T*s.rows))
+				out := vktest.Run(t, ds, w.DeviceData(), vktest.F32Bytes(x), vktest.Poisoned(4*T*s.rows))
 				testutil.CheckClose(t, "y", vktest.Floats(out[2]), want, 1e-5)
-				if !bytes.Equal(out[0], w.Data) {
+				if !bytes.Equal(out[0], w.DeviceData()) {
 					t.Error("W changed")
 				}
 				testutil.CheckClose(t, "x unchanged", vktest.Floats(out[1]), x, 0)
@@ -279,4 +279,27 @@ func layoutShape(typ quant.Type) shapeCase {
 		s.cols = 256
 	}
 	return s
+}
+
+// TestDeviceData checks the device layout of weights: Q6_K blocks padded
+// to 224 bytes with their bytes in place and zeros after, other types
+// unchanged.
+func TestDeviceData(t *testing.T) {
+	w := vkTestWeight(t, quant.Q6_K, shapeCase{rows: 3, cols: 512, raw: true})
+	got := w.DeviceData()
+	if w.DeviceRowBytes() != 2*224 || len(got) != 3*2*224 || w.DeviceBytes() != int64(len(got)) {
+		t.Fatalf("row %d bytes, %d in all (DeviceBytes %d)", w.DeviceRowBytes(), len(got), w.DeviceBytes())
+	}
+	for b := 0; b < 6; b++ {
+		if !bytes.Equal(got[224*b:224*b+210], w.Data[210*b:210*(b+1)]) {
+			t.Errorf("block %d moved", b)
+		}
+		if !bytes.Equal(got[224*b+210:224*(b+1)], make([]byte, 14)) {
+			t.Errorf("block %d: padding not zero", b)
+		}
+	}
+	q := vkTestWeight(t, quant.Q4_K, shapeCase{rows: 3, cols: 512})
+	if d := q.DeviceData(); &d[0] != &q.Data[0] || q.DeviceRowBytes() != q.RowBytes() {
+		t.Error("Q4_K's device layout is not its encoding")
+	}
 }

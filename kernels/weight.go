@@ -39,6 +39,47 @@ func NewWeight(name string, t quant.Type, rows, cols int, data []byte) (*Weight,
 // RowBytes is the encoded size of one row.
 func (w *Weight) RowBytes() int { return len(w.Data) / w.Rows }
 
+// q6KDeviceBlock is the bytes a Q6_K block takes in device memory.
+const q6KDeviceBlock = 224
+
+// DeviceBlockBytes is how many bytes a block of t takes in device memory:
+// its encoded size, except Q6_K's 210-byte blocks, which are padded to 224
+// so that every block starts 16-byte aligned and its pieces load as whole
+// 16-byte words (shaders/include/quant.glsl, q8dot.glsl). Its pieces keep
+// their offsets; the 14 bytes after d are zero.
+func DeviceBlockBytes(t quant.Type) int {
+	if t == quant.Q6_K {
+		return q6KDeviceBlock
+	}
+	return t.BlockBytes()
+}
+
+// DeviceRowBytes is the size of one row in device memory (DeviceData).
+func (w *Weight) DeviceRowBytes() int {
+	if w.Type != quant.Q6_K {
+		return w.RowBytes()
+	}
+	return w.Cols / w.Type.BlockElems() * q6KDeviceBlock
+}
+
+// DeviceBytes is the size of the weight in device memory.
+func (w *Weight) DeviceBytes() int64 { return int64(w.DeviceRowBytes()) * int64(w.Rows) }
+
+// DeviceData returns the weight in its device layout: Data itself, or for
+// Q6_K a copy with each block padded (DeviceBlockBytes).
+func (w *Weight) DeviceData() []byte {
+	if w.Type != quant.Q6_K {
+		return w.Data
+	}
+	bb := w.Type.BlockBytes()
+	n := len(w.Data) / bb
+	out := make([]byte, n*q6KDeviceBlock)
+	for i := 0; i < n; i++ {
+		copy(out[i*q6KDeviceBlock:], w.Data[i*bb:(i+1)*bb])
+	}
+	return out
+}
+
 // Row returns the encoded bytes of row r.
 func (w *Weight) Row(r int) []byte {
 	rb := w.RowBytes()

@@ -142,16 +142,22 @@ float q8_unit(uint bo, uint c, uint xe) {
 // (low nibble for k < 2), high 2 bits (qh[32n + l] >> 2k) & 3; value
 // d·scales[8n + 2k + l/16]·(q − 32). Unit u = 2n + h takes l in [16h,
 // 16h + 16) for the four k: 64 elements in 16-element runs.
+// In device memory each block takes 224 bytes (kernels.DeviceBlockBytes):
+// 14 whole uvec4s from a 16-byte boundary, so a unit is five 16-byte loads
+// through wq4 (its ql runs, its qh run, the scales, d).
 #define Q8_QK 256u
-#define Q8_QB 210u
+#define Q8_QB 224u
 #define Q8_UPB 4u
 float q8_unit(uint bo, uint u, uint xe) {
     uint n = u >> 1, h = u & 1u;
-    uvec4 qa = q_u128(bo + 64u * n + 16u * h);       // k = 0 low, k = 2 high nibbles
-    uvec4 qb = q_u128(bo + 64u * n + 32u + 16u * h); // k = 1 low, k = 3 high
-    uvec4 qh = q_u128(bo + 128u + 32u * n + 16u * h);
+    uint i = bo >> 4;
+    uvec4 qa = wq4[i + 4u * n + h];      // ql at 64n + 16h: k = 0 low, k = 2 high nibbles
+    uvec4 qb = wq4[i + 4u * n + 2u + h]; // ql at 64n + 32 + 16h: k = 1 low, k = 3 high
+    uvec4 qh = wq4[i + 8u + 2u * n + h]; // qh at 128 + 32n + 16h
+    uvec4 scd = wq4[i + 12u];            // scales[0..15]
+    float d = unpackHalf2x16(wq4[i + 13u].x).x;
     // Scale 8n + 2k + h is byte 2k + h of these 8 bytes.
-    uvec2 scw = uvec2(q_u32(bo + 192u + 8u * n), q_u32(bo + 196u + 8u * n));
+    uvec2 scw = n == 0u ? scd.xy : scd.zw;
     float sum = 0.0;
     [[unroll]] for (uint k = 0u; k < 4u; k++) {
         uvec4 ql = (k & 1u) == 0u ? qa : qb;
@@ -165,7 +171,7 @@ float q8_unit(uint bo, uint u, uint xe) {
         int sc = bitfieldExtract(int(scw[k >> 1]), int(16u * (k & 1u) + 8u * h), 8);
         sum += float(sc) * uintBitsToFloat(s.x) * float(acc - 32 * q8_half_sum(s.y, h));
     }
-    return q_f16(bo + 208u) * sum;
+    return d * sum;
 }
 
 #else

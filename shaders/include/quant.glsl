@@ -313,8 +313,9 @@ void q_unit(uint bo, uint u, out vec4 v[QV]) {
 // 210 bytes: ql[128] at 0, qh[64] at 128, scales i8[16] at 192, d f16 at
 // 208; element 128n + 32k + l: low 4 bits from ql[64n + 32(k & 1) + l]
 // (low nibble for k < 2), high 2 bits (qh[32n + l] >> 2k) & 3;
-// value d·scales[e/16]·(q − 32).
-#define QB 210u
+// value d·scales[e/16]·(q − 32). In device memory each block is padded
+// to 224 bytes (kernels.DeviceBlockBytes), the pieces at the same offsets.
+#define QB 224u
 void q_unit(uint bo, uint u, out vec4 v[QV]) {
     uint s = u >> 1, n = s >> 1, kk = s & 1u, h = u & 1u;
     float d = q_f16(bo + 208u);
