@@ -291,3 +291,52 @@ func runVulkan(t *testing.T, d *gpu.Device, g *Graph, logits *Tensor, steps [][]
 	}
 	return out
 }
+
+// TestQ8Handoff checks that a one-token step on 8-bit products hands the
+// gated product's output to the down product as 8-bit blocks, with the
+// seams folded and without, only where the gated product is long enough
+// and nothing else; and that the handed step gives the logits of the step
+// that quantizes in the down product.
+func TestQ8Handoff(t *testing.T) {
+	d := vktest.Device(t)
+	if !kernels.MatVecQ8Supported(d.Caps(), quant.Q8_0, 64) {
+		t.Skip("no 8-bit products on this device")
+	}
+	s := buildStack(t, 1, 64)
+	can := func(w *kernels.Weight) bool { return kernels.MatVecQ8NormSupported(d.Caps(), w.Type, w.Cols) }
+	short := VulkanOptions{handoffRows: 32} // the stack's gated products have 96 rows
+	for name, g := range map[string]*Graph{"fused": Fuse(s.g), "seams": FuseNormMatVec(Fuse(s.g), can)} {
+		t.Run(name, func(t *testing.T) {
+			p, err := NewPlan(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handed := func(opt VulkanOptions) map[*Tensor]bool {
+				v := NewVulkan(d, opt)
+				defer v.Close()
+				return v.q8Acts(p)
+			}
+			got := handed(short)
+			if len(got) != s.layers {
+				t.Errorf("%d activations handed as 8-bit blocks, want one a layer (%d)", len(got), s.layers)
+			}
+			for a := range got {
+				if a.Cols() != 96 {
+					t.Errorf("%v handed as 8-bit blocks; only the gated products' outputs should be", a)
+				}
+			}
+			if n := len(handed(VulkanOptions{})); n != 0 {
+				t.Errorf("%d activations of 96 values handed as 8-bit blocks (fewer than q8HandoffRows)", n)
+			}
+			if n := len(handed(VulkanOptions{ExactProducts: true, handoffRows: 32})); n != 0 {
+				t.Errorf("%d activations handed as 8-bit blocks with exact products", n)
+			}
+			steps := [][]int32{{3}, {17}, {5}}
+			want := runVulkan(t, d, g, s.logits, steps, VulkanOptions{})
+			out := runVulkan(t, d, g, s.logits, steps, short)
+			for i := range want {
+				testutil.CheckClose(t, fmt.Sprintf("step %d", i), out[i], want[i], 1e-3)
+			}
+		})
+	}
+}

@@ -53,6 +53,10 @@ type VulkanOptions struct {
 	// Weights shares uploaded weights with other executors on the same
 	// device (nil: the executor uploads its own and frees them on Close).
 	Weights *DeviceWeights
+
+	// handoffRows overrides q8HandoffRows (tests: the small graphs' gated
+	// products are far shorter than the real ones).
+	handoffRows int
 }
 
 // VulkanEnv binds a plan's state tensors to device buffers by name, and

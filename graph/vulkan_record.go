@@ -73,6 +73,9 @@ type recorder struct {
 	env *VulkanEnv
 	// half holds the activations stored in f16 (halfActs).
 	half map[*Tensor]bool
+	// q8 holds the activations handed from one product to the next as
+	// 8-bit blocks (q8Acts).
+	q8 map[*Tensor]bool
 }
 
 // before adds a barrier when the next command conflicts with the commands
@@ -164,7 +167,7 @@ func (v *Vulkan) prepare(p *Plan, env *VulkanEnv) (vp *vkPlan, err error) {
 		}
 		vp.inputs[t.Name] = b
 	}
-	r := &recorder{v: v, vp: vp, env: env, half: v.halfActs(p)}
+	r := &recorder{v: v, vp: vp, env: env, half: v.halfActs(p), q8: v.q8Acts(p)}
 	for _, n := range p.Steps {
 		if err := r.step(n); err != nil {
 			return vp, fmt.Errorf("%s -> %v: %w", n.Op, n.Out, err)
@@ -296,7 +299,10 @@ func (r *recorder) fused(n *Node, out gpu.Buffer) error {
 	case OpMatMulGelu:
 		wg := in[1].Matrix
 		lower := kernels.MatVecGeluVk
-		if r.v.q8(wg) {
+		switch {
+		case r.q8[n.Out]:
+			lower = kernels.MatVecGeluQ8OutVk
+		case r.v.q8(wg):
 			lower = kernels.MatVecGeluQ8Vk
 		}
 		ds, err := lower(c, wg.Type, wg.Rows, wg.Cols)
@@ -561,7 +567,10 @@ func (r *recorder) normMatMul(n *Node, out gpu.Buffer) error {
 	}
 	eps := n.Attr.(NormAttr).Eps
 	lower := kernels.MatVecQ8NormVk
-	if gelu {
+	switch {
+	case gelu && r.q8[n.Out]:
+		lower = kernels.MatVecGeluQ8NormOutVk
+	case gelu:
 		lower = kernels.MatVecGeluQ8NormVk
 	}
 	ds, err := lower(c, w.Type, w.Rows, w.Cols, eps, n.Out2 != nil)
@@ -693,6 +702,50 @@ func (v *Vulkan) halfActs(p *Plan) map[*Tensor]bool {
 	return half
 }
 
+// q8HandoffRows is the fewest rows a gated product needs for its output to
+// be handed on as 8-bit blocks (q8Acts). The hand-off makes the product's
+// workgroups take 32 rows each (whole blocks of y); from 8192 rows they
+// take that many anyway. Below, the fewer, longer workgroups cost more
+// than the reader's quantization saves: on the H100 the 270M's 2048-row
+// gate/up made its decode 5% slower, while the 4B's 10240 rows made it
+// 1.8% faster.
+const q8HandoffRows = 8192
+
+// q8Acts returns the one-token activations of p that go from the gated
+// product that makes them to the product that reads them as 8-bit blocks
+// (kernels.Q8ActBytes, in the first bytes of their arena range): the
+// reader would quantize them in each of its workgroups, so the maker
+// quantizes them once, the same way, and the reader copies them. That
+// needs both products on 8-bit activations, the gated output a multiple
+// of 32 values, at least q8HandoffRows of them, and read by that one
+// product only.
+func (v *Vulkan) q8Acts(p *Plan) map[*Tensor]bool {
+	minRows := q8HandoffRows
+	if v.opt.handoffRows > 0 {
+		minRows = v.opt.handoffRows
+	}
+	readers := readersOf(p.Steps)
+	q8 := map[*Tensor]bool{}
+	for _, n := range p.Steps {
+		t := n.Out
+		switch {
+		case n.Op == OpMatMulGelu && v.q8(n.In[1].Matrix) && v.q8(n.In[2].Matrix):
+		case n.Op == OpNormMatMulGelu:
+		default:
+			continue
+		}
+		if t.Output || t.Rows() != 1 || t.Cols()%32 != 0 || t.Cols() < minRows || len(readers[t]) != 1 {
+			continue
+		}
+		m := readers[t][0]
+		if m.Op != OpMatMul || m.In[0] != t || !v.q8(m.In[1].Matrix) {
+			continue
+		}
+		q8[t] = true
+	}
+	return q8
+}
+
 // matmul records y = x · Wᵀ: a matrix-vector product for one token, a
 // tiled product for more; a weight too large for one binding in parts of
 // rows, each writing its columns of y.
@@ -706,6 +759,8 @@ func (r *recorder) matmul(n *Node, out gpu.Buffer) error {
 		var err error
 		kparts := 1
 		switch {
+		case T == 1 && r.q8[n.In[0]]:
+			ds, err = kernels.MatVecQ8InVk(c, w.Type, rows, w.Cols)
 		case T == 1 && r.v.q8(w):
 			ds, err = kernels.MatVecQ8Vk(c, w.Type, rows, w.Cols)
 		case T == 1:

@@ -120,9 +120,50 @@ func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps f
 	return ds, nil
 }
 
+// Q8ActBytes is the size of a q8 activation of n values (n a multiple of
+// 32): the int8 values, then 8 bytes per block of 32 (its scale and the
+// sums of its halves). MatVecGeluQ8OutVk writes one, MatVecQ8InVk reads it.
+func Q8ActBytes(n int) int { return n + n/32*8 }
+
+// MatVecGeluQ8OutVk is MatVecGeluQ8Vk writing y as a q8 activation
+// (Q8ActBytes(rows) bytes at binding 3): y quantized as QuantizeQ8 would,
+// for a product that reads it with MatVecQ8InVk. It needs rows a multiple
+// of 32; a workgroup takes 32 rows or more (whole blocks).
+func MatVecGeluQ8OutVk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	if rows%32 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matvec_q8 q8 output: %d rows, not a multiple of 32", rows)
+	}
+	return matVecQ8Rows("matvec_q8_gelu_q8out_", MatVecQ8Supported, c, t, rows, cols, 32)
+}
+
+// MatVecGeluQ8NormOutVk is MatVecGeluQ8NormVk writing y as a q8 activation,
+// as MatVecGeluQ8OutVk does (binding 3).
+func MatVecGeluQ8NormOutVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
+	if rows%32 != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: matvec_q8 q8 output: %d rows, not a multiple of 32", rows)
+	}
+	ds, err := matVecQ8Rows("matvec_q8_norm_gelu_q8out_", MatVecQ8NormSupported, c, t, rows, cols, 32)
+	if err != nil {
+		return gpu.Dispatch{}, err
+	}
+	ds.Push = gpu.Push(uint32(rows), uint32(cols), gpu.F32(eps), b2u(write))
+	return ds, nil
+}
+
+// MatVecQ8InVk is MatVecQ8Vk with x (binding 1) a q8 activation of cols
+// values (Q8ActBytes(cols) bytes), which it copies instead of quantizing.
+func MatVecQ8InVk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	return matVecQ8("matvec_q8_q8in_", MatVecQ8Supported, c, t, rows, cols)
+}
+
 // matVecQ8 lays out the variant prefix+type for the weight, where supported
 // says the variant runs on the device.
 func matVecQ8(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
+	return matVecQ8Rows(prefix, supported, c, t, rows, cols, 1)
+}
+
+// matVecQ8Rows is matVecQ8 with workgroups of a multiple of minRows rows.
+func matVecQ8Rows(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c gpu.Caps, t quant.Type, rows, cols, minRows int) (gpu.Dispatch, error) {
 	op := strings.TrimSuffix(prefix, "_")
 	name, err := vkWeight(op, t, rows, cols)
 	if err != nil {
@@ -155,6 +196,7 @@ func matVecQ8(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c g
 	case rows >= 4096:
 		wgRows = 16
 	}
+	wgRows = (wgRows + minRows - 1) / minRows * minRows
 	threads := min(max(wgRows*team, sg), 256)
 	if lim := int(c.MaxWorkgroupInvocations); lim > 0 && threads > lim {
 		threads = lim / sg * sg

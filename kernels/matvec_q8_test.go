@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -259,5 +260,121 @@ func TestMatVecQ8NormVulkan(t *testing.T) {
 		vktest.F32Bytes(randFloats(r, s.cols, 1)), vktest.Poisoned(4*s.cols))
 	if !bytes.Equal(out[6], vktest.Poisoned(4*s.cols)) {
 		t.Error("xnew written with write = 0")
+	}
+}
+
+// TestMatVecQ8Handoff runs the gated product writing its y as a q8
+// activation (plain and with the seam's norms) and the next product
+// reading it: the activation holds y quantized as QuantizeQ8 does, with
+// each block's sums, and the reading product gives what it gives when it
+// quantizes y itself. The y the q8 variant quantizes is the f32 variant's
+// up to the order of its sums (its workgroups take more rows, which a
+// compiler may schedule differently), so both checks allow for the last
+// bits of y.
+func TestMatVecQ8Handoff(t *testing.T) {
+	d := vktest.Device(t)
+	for _, typ := range q8TestTypes {
+		// F: the gated product's rows, the reading product's columns.
+		F := 512
+		if typ.BlockElems() == 32 {
+			F = 96
+		}
+		for _, norm := range []bool{false, true} {
+			t.Run(fmt.Sprintf("type=%s/norm=%v", typeName(typ), norm), func(t *testing.T) {
+				const C, R, eps = 256, 37, 1e-6
+				wg := vkTestWeight(t, typ, shapeCase{rows: F, cols: C, raw: true})
+				wu := vkTestWeight(t, typ, shapeCase{rows: F, cols: C})
+				wd := vkTestWeight(t, typ, shapeCase{rows: R, cols: F, raw: true})
+				r := rand.New(rand.NewPCG(11, uint64(typ)))
+				x, o := randFloats(r, C, 1), randFloats(r, C, 3)
+				g1, g2 := randFloats(r, C, 2), randFloats(r, C, 2)
+				gated := func(q8out bool) []byte {
+					var ds gpu.Dispatch
+					var err error
+					y := vktest.Poisoned(4 * F)
+					if q8out {
+						y = vktest.Poisoned(Q8ActBytes(F))
+					}
+					bufs := [][]byte{wg.DeviceData(), wu.DeviceData(), vktest.F32Bytes(x), y}
+					switch {
+					case norm && q8out:
+						ds, err = MatVecGeluQ8NormOutVk(d.Caps(), typ, F, C, eps, false)
+					case norm:
+						ds, err = MatVecGeluQ8NormVk(d.Caps(), typ, F, C, eps, false)
+					case q8out:
+						ds, err = MatVecGeluQ8OutVk(d.Caps(), typ, F, C)
+					default:
+						ds, err = MatVecGeluQ8Vk(d.Caps(), typ, F, C)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if norm {
+						bufs = [][]byte{wg.DeviceData(), wu.DeviceData(), vktest.F32Bytes(o), y, vktest.F32Bytes(x),
+							vktest.F32Bytes(g1), vktest.F32Bytes(g2), vktest.Poisoned(4 * C)}
+					}
+					return vktest.Run(t, ds, bufs...)[3]
+				}
+				y := vktest.Floats(gated(false))
+				act := gated(true)
+				checkQ8Act(t, act, y)
+
+				plain, err := MatVecQ8Vk(d.Caps(), typ, R, F)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in, err := MatVecQ8InVk(d.Caps(), typ, R, F)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := vktest.Run(t, plain, wd.DeviceData(), vktest.F32Bytes(y), vktest.Poisoned(4*R))[2]
+				got := vktest.Run(t, in, wd.DeviceData(), act, vktest.Poisoned(4*R))[2]
+				if !bytes.Equal(got, want) {
+					testutil.CheckClose(t, "down from the q8 activation", vktest.Floats(got), vktest.Floats(want), 1e-5)
+				}
+			})
+		}
+	}
+	if _, err := MatVecGeluQ8OutVk(d.Caps(), quant.Q8_0, 48, 64); err == nil {
+		t.Error("q8 output of 48 rows (not whole blocks) lowered")
+	}
+}
+
+// checkQ8Act checks a q8 activation of y: each block's scale is its
+// largest magnitude over 127 (as QuantizeQ8 computes it, to a few ulps:
+// the activation's y may differ from y in its last bits), each value the
+// nearest multiple of the scale (ties either way, for the same reason),
+// and each half's stored sum the sum of its int8 values.
+func checkQ8Act(t *testing.T, act []byte, y []float32) {
+	t.Helper()
+	n := len(y)
+	for b := 0; b < n/32; b++ {
+		blk := act[n+8*b:]
+		s := math.Float32frombits(binary.LittleEndian.Uint32(blk))
+		var amax float64
+		for _, v := range y[32*b : 32*b+32] {
+			amax = max(amax, math.Abs(float64(v)))
+		}
+		if want := amax / 127; !(math.Abs(float64(s)-want) <= 1e-6*want) {
+			t.Fatalf("block %d: scale %g, want %g", b, s, want)
+		}
+		var sums [2]int
+		for i := 0; i < 32; i++ {
+			q := int(int8(act[32*b+i]))
+			sums[i/16] += q
+			if s == 0 {
+				if q != 0 {
+					t.Fatalf("value %d: q %d in a block of zeros", 32*b+i, q)
+				}
+				continue
+			}
+			if d := math.Abs(float64(y[32*b+i])/float64(s) - float64(q)); !(d <= 0.5+1e-4) {
+				t.Fatalf("value %d: q %d for y/scale %g", 32*b+i, q, float64(y[32*b+i])/float64(s))
+			}
+		}
+		packed := binary.LittleEndian.Uint32(blk[4:])
+		if int(int16(packed)) != sums[0] || int(int16(packed>>16)) != sums[1] {
+			t.Fatalf("block %d: sums %d, %d stored, %v counted", b, int16(packed), int16(packed>>16), sums)
+		}
 	}
 }

@@ -49,6 +49,17 @@
 // sum: one memory round trip instead of three.
 // Extra bindings after y: r f32 [cols], g1 f32 [cols], g2 f32 [cols], xnew
 // f32 [cols] (written only with write = 1). Push: rows, cols, eps, write.
+//
+// 8-bit hand-off (Q8OUT with GELU: matvec_q8_[norm_]gelu_q8out_<type>;
+// Q8IN: matvec_q8_q8in_<type>): the gated product writes its y already
+// quantized as the next product would quantize it, and that product (the
+// down projection) copies it instead of quantizing x in every workgroup.
+// A q8 activation of n values (n a multiple of 32) is n int8 values, value
+// e at byte e (the layout of sx), then per block b of 32 at byte n + 8b
+// the uvec2 of sb: the scale's bits and the sums of its halves.
+// Q8OUT needs WG_ROWS and rows multiples of 32 (every block complete): each workgroup keeps its rows' y in
+// shared memory and quantizes them at the end, 8 lanes a block, with the
+// code quantize_x runs. Q8IN reads x (binding 1) as such an activation.
 //! variant matvec_q8_q4_0 TYPE_Q4_0
 //! variant matvec_q8_q5_0 TYPE_Q5_0
 //! variant matvec_q8_q8_0 TYPE_Q8_0
@@ -69,6 +80,21 @@
 //! variant matvec_q8_norm_gelu_q8_0 TYPE_Q8_0 GELU NORM
 //! variant matvec_q8_norm_gelu_q4_k TYPE_Q4_K GELU NORM
 //! variant matvec_q8_norm_gelu_q6_k TYPE_Q6_K GELU NORM
+//! variant matvec_q8_gelu_q8out_q4_0 TYPE_Q4_0 GELU Q8OUT
+//! variant matvec_q8_gelu_q8out_q5_0 TYPE_Q5_0 GELU Q8OUT
+//! variant matvec_q8_gelu_q8out_q8_0 TYPE_Q8_0 GELU Q8OUT
+//! variant matvec_q8_gelu_q8out_q4_k TYPE_Q4_K GELU Q8OUT
+//! variant matvec_q8_gelu_q8out_q6_k TYPE_Q6_K GELU Q8OUT
+//! variant matvec_q8_norm_gelu_q8out_q4_0 TYPE_Q4_0 GELU NORM Q8OUT
+//! variant matvec_q8_norm_gelu_q8out_q5_0 TYPE_Q5_0 GELU NORM Q8OUT
+//! variant matvec_q8_norm_gelu_q8out_q8_0 TYPE_Q8_0 GELU NORM Q8OUT
+//! variant matvec_q8_norm_gelu_q8out_q4_k TYPE_Q4_K GELU NORM Q8OUT
+//! variant matvec_q8_norm_gelu_q8out_q6_k TYPE_Q6_K GELU NORM Q8OUT
+//! variant matvec_q8_q8in_q4_0 TYPE_Q4_0 Q8IN
+//! variant matvec_q8_q8in_q5_0 TYPE_Q5_0 Q8IN
+//! variant matvec_q8_q8in_q8_0 TYPE_Q8_0 Q8IN
+//! variant matvec_q8_q8in_q4_k TYPE_Q4_K Q8IN
+//! variant matvec_q8_q8in_q6_k TYPE_Q6_K Q8IN
 //! requires subgroup shuffle intdot
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
@@ -90,6 +116,7 @@ layout(binding = 1) readonly buffer WU { uint wu[]; };
 layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
+#define Y_BINDING 3
 layout(binding = 4) readonly buffer R4 { vec4 r4[]; };
 layout(binding = 5) readonly buffer G1 { vec4 g1[]; };
 layout(binding = 6) readonly buffer G2 { vec4 g2[]; };
@@ -99,6 +126,7 @@ layout(binding = 1) readonly buffer WU { uint wu[]; };
 layout(binding = 1) readonly buffer WU4 { uvec4 wu4[]; };
 layout(binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 3) writeonly buffer Y { float y[]; };
+#define Y_BINDING 3
 #elif defined(NORM)
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
@@ -106,9 +134,21 @@ layout(binding = 3) readonly buffer R4 { vec4 r4[]; };
 layout(binding = 4) readonly buffer G1 { vec4 g1[]; };
 layout(binding = 5) readonly buffer G2 { vec4 g2[]; };
 layout(binding = 6) writeonly buffer XN { vec4 xnew[]; };
+#elif defined(Q8IN)
+// x as a q8 activation (see the header): its int8 values as uvec4s, and
+// its blocks' uvec2s.
+layout(binding = 1) readonly buffer XQ4 { uvec4 xq4[]; };
+layout(binding = 1) readonly buffer XB2 { uvec2 xb2[]; };
+layout(binding = 2) writeonly buffer Y { float y[]; };
 #else
 layout(binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(binding = 2) writeonly buffer Y { float y[]; };
+#endif
+#ifdef Q8OUT
+// y as a q8 activation (see the header).
+layout(binding = Y_BINDING) writeonly buffer YQ4 { uvec4 yq4[]; };
+layout(binding = Y_BINDING) writeonly buffer YB2 { uvec2 yb2[]; };
+shared float sy[WG_ROWS]; // the workgroup's rows of y, before quantizing
 #endif
 
 layout(push_constant) uniform Push {
@@ -174,7 +214,7 @@ void norm_x(bool write) {
 
 // xval is the vec4 i of the product's input.
 vec4 xval(uint i) { return sf[i] * rs2; }
-#else
+#elif !defined(Q8IN)
 vec4 xval(uint i) { return x4[i]; }
 #endif
 
@@ -221,6 +261,66 @@ float team_sum(float v) {
     return v;
 }
 
+// q8_block quantizes the vec4 v of each of 8 consecutive lanes (lanes
+// 8k ... 8k+7 holding a block of 32 values, in order) as kernels.QuantizeQ8
+// does: words, in lanes 4j, the int8 words of lanes 4j ... 4j+3 (an entry
+// of sx); blk, in lanes 8k, the block's entry of sb. Every lane of the
+// subgroup calls it together.
+void q8_block(vec4 v, out uvec4 words, out uvec2 blk) {
+    vec4 a = abs(v);
+    float amax = max(max(a.x, a.y), max(a.z, a.w));
+    amax = max(amax, subgroupShuffleXor(amax, 1u));
+    amax = max(amax, subgroupShuffleXor(amax, 2u));
+    amax = max(amax, subgroupShuffleXor(amax, 4u));
+    float id = amax > 0.0 ? 127.0 / amax : 0.0;
+    ivec4 q = ivec4(roundEven(v * id));
+    uint word = (uint(q.x) & 0xFFu) | ((uint(q.y) & 0xFFu) << 8) | ((uint(q.z) & 0xFFu) << 16) | (uint(q.w) << 24);
+    int sum = q.x + q.y + q.z + q.w;
+    sum += subgroupShuffleXor(sum, 1u);
+    sum += subgroupShuffleXor(sum, 2u);
+    int other = subgroupShuffleXor(sum, 4u);
+    words = uvec4(word, subgroupShuffleXor(word, 1u), subgroupShuffleXor(word, 2u), subgroupShuffleXor(word, 3u));
+    blk = uvec2(floatBitsToUint(amax / 127.0), (uint(sum) & 0xFFFFu) | (uint(other) << 16));
+}
+
+#ifdef Q8IN
+// load_x copies x, a q8 activation, into sx and sb.
+void load_x() {
+    uint me = gl_LocalInvocationIndex;
+    for (uint i = me; i < pc.cols / 16u; i += gl_WorkGroupSize.x) {
+        sx[i] = xq4[i];
+    }
+    for (uint b = me; b < pc.cols / 32u; b += gl_WorkGroupSize.x) {
+        sb[b] = xb2[pc.cols / 8u + b];
+    }
+}
+#endif
+
+#ifdef Q8OUT
+// store_q8 quantizes the workgroup's WG_ROWS rows of y from sy (its first
+// row first, a multiple of 32) into the q8 activation y of pc.rows values.
+void store_q8(uint first) {
+    barrier(); // sy complete
+    uint me = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+    for (uint i0 = 0u; i0 < WG_ROWS / 4u; i0 += gl_WorkGroupSize.x) {
+        uint i = i0 + me; // vec4 i of the workgroup's rows
+        bool ok = i < WG_ROWS / 4u;
+        vec4 v = ok ? vec4(sy[4u * i], sy[4u * i + 1u], sy[4u * i + 2u], sy[4u * i + 3u]) : vec4(0.0);
+        uvec4 words;
+        uvec2 blk;
+        q8_block(v, words, blk);
+        uint e = first + 4u * i; // its first value in y
+        if (ok && (i & 3u) == 0u) {
+            yq4[e / 16u] = words;
+        }
+        if (ok && (i & 7u) == 0u) {
+            yb2[pc.rows / 8u + e / 32u] = blk;
+        }
+    }
+}
+#endif
+
+#ifndef Q8IN
 // quantize_x fills sx and sb from x (see the header). Each invocation
 // takes one vec4 of x per step, coalesced; the 8 lanes of a 32-block find
 // its largest magnitude and the sums of its halves with XOR shuffles, and
@@ -245,38 +345,31 @@ void quantize_x() {
             // lanes are all in range or all out.
             uint i = (k0 + k) * gl_WorkGroupSize.x + me;
             bool ok = i < n4;
-            vec4 v = xs[k];
-            vec4 a = abs(v);
-            float amax = max(max(a.x, a.y), max(a.z, a.w));
-            amax = max(amax, subgroupShuffleXor(amax, 1u));
-            amax = max(amax, subgroupShuffleXor(amax, 2u));
-            amax = max(amax, subgroupShuffleXor(amax, 4u));
-            float id = amax > 0.0 ? 127.0 / amax : 0.0;
-            ivec4 q = ivec4(roundEven(v * id));
-            uint word = (uint(q.x) & 0xFFu) | ((uint(q.y) & 0xFFu) << 8) | ((uint(q.z) & 0xFFu) << 16) | (uint(q.w) << 24);
-            int sum = q.x + q.y + q.z + q.w;
-            sum += subgroupShuffleXor(sum, 1u);
-            sum += subgroupShuffleXor(sum, 2u);
-            int other = subgroupShuffleXor(sum, 4u);
-            uint w1 = subgroupShuffleXor(word, 1u);
-            uint w2 = subgroupShuffleXor(word, 2u);
-            uint w3 = subgroupShuffleXor(word, 3u);
+            uvec4 words;
+            uvec2 blk;
+            q8_block(xs[k], words, blk);
             if (ok && (i & 3u) == 0u) {
-                sx[i >> 2] = uvec4(word, w1, w2, w3);
+                sx[i >> 2] = words;
             }
             if (ok && (i & 7u) == 0u) {
-                sb[i >> 3] = uvec2(floatBitsToUint(amax / 127.0), (uint(sum) & 0xFFFFu) | (uint(other) << 16));
+                sb[i >> 3] = blk;
             }
         }
     }
 }
+
+#endif
 
 void main() {
     uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
 #ifdef NORM
     norm_x(pc.write != 0u && g == 0u);
 #endif
+#ifdef Q8IN
+    load_x();
+#else
     quantize_x();
+#endif
     barrier();
     uint first = g * WG_ROWS;
     uint perSubgroup = gl_SubgroupSize / TEAM;
@@ -316,7 +409,14 @@ void main() {
 #ifdef GELU
             acc = gelu(acc) * accu;
 #endif
+#ifdef Q8OUT
+            sy[k + team] = acc;
+#else
             y[r] = acc;
+#endif
         }
     }
+#ifdef Q8OUT
+    store_q8(first);
+#endif
 }
