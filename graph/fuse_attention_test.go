@@ -45,14 +45,14 @@ func TestFuseAttentionNormRopeRules(t *testing.T) {
 }
 
 // TestFuseAttentionNormRopeSameResults runs decode steps past the sliding
-// window (16, so that the plan's sliding attention runs split-K, the ring
-// of 16 wrapping) through the fused and the plain graph: bit-identical on
+// window (80, so that the plan's sliding attention runs split-K, the ring
+// of 80 wrapping) through the fused and the plain graph: bit-identical on
 // the CPU (the fused op calls the plain references in order); on Vulkan,
 // with every layer fused, within f16-cache tolerance of the CPU (f32
 // products, ExactProducts) and close to the unfused Vulkan graph.
 func TestFuseAttentionNormRopeSameResults(t *testing.T) {
-	s := buildStackWindow(t, 1, 64, 16)
-	steps := decodeSteps(24)
+	s := buildStackWindow(t, 1, 160, 80)
+	steps := decodeSteps(96)
 	all := func(AttnNormRopeAttr) bool { return true }
 	plain := runCPU(t, s.g, s.logits, steps)
 	fused := runCPU(t, FuseAttentionNormRope(Fuse(s.g), all), s.logits, steps)

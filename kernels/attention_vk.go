@@ -134,14 +134,26 @@ func AttentionVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error) {
 	return attnDispatch(c, a, T, 1, "attention"+o.suffix())
 }
 
+// splitKeys is the fewest keys AttentionSplits gives a split. Every split
+// with keys ends in a record store and an arrival, and the last one merges
+// them all, so more splits than needed cost more than their shorter runs
+// save. On the H100 (attention_decode_nr; a split's keys are rounded up to
+// whole 32-key tiles, so the splits that hold keys are fewer than those
+// launched): 4B decode at 8192 tokens of context, whose sliding layers see
+// 1025 keys, ran at 349.7 t/s with 33 splits holding keys (32 keys each),
+// 372.7 with 17 (64 keys), 373.0 with 11 (96) and 355.8 with 7 (160); the
+// 1B at 4096 tokens (513 keys) at 588.9 t/s with 17 and 619.2 with 9. The
+// 4B's global layers (8193 keys) keep 64 splits of 160 keys: 32 or 16 of
+// them took it to 370.1 and 355.5 t/s.
+const splitKeys = 64
+
 // AttentionSplits returns how many splits split-K attention should use for
 // a chunk of T tokens that sees up to keys keys (at most Window + T on a
 // sliding layer, pos + T on a global one); 1 means AttentionVk is the
 // better choice. It aims at about 512 workgroups in all (enough to keep a
 // large GPU busy through a decode step's short attention) while giving each
-// split at least 8 keys (one tile), and at most 64 splits; a chunk that already makes
-// 256 workgroups is not split. (On the H100, 4B decode at 8192 tokens of
-// context: 67 t/s with at least 256 keys per split, 136 t/s with 32.)
+// split at least splitKeys keys, and at most 64 splits; a chunk that
+// already makes 256 workgroups is not split.
 func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if checkAttn(a, T) != nil {
 		return 1
@@ -154,7 +166,7 @@ func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if groups >= 256 {
 		return 1
 	}
-	s := min((512+groups-1)/groups, keys/8, 64)
+	s := min((512+groups-1)/groups, (keys+splitKeys-1)/splitKeys, 64)
 	return max(s, 1)
 }
 

@@ -563,12 +563,12 @@ func TestAttentionSpans(t *testing.T) {
 }
 
 // TestAttentionSplits checks the split choice: 1 for short contexts or
-// wide prefill, more for long decode, within 64.
+// wide prefill, one per 64 keys for longer decode, within 64.
 func TestAttentionSplits(t *testing.T) {
 	c := gpu.Caps{SubgroupSize: 32, MaxSharedMemory: 48 << 10, MaxWorkgroupInvocations: 1024}
 	a := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
 	for _, tc := range []struct{ T, keys, want int }{
-		{1, 7, 1}, {1, 40, 5}, {1, 100, 12}, {1, 511, 63}, {1, 4096, 64}, {1, 100000, 64}, {512, 4096, 1},
+		{1, 7, 1}, {1, 64, 1}, {1, 65, 2}, {1, 513, 9}, {1, 1025, 17}, {1, 4096, 64}, {1, 100000, 64}, {512, 4096, 1},
 	} {
 		if got := AttentionSplits(c, a, tc.T, tc.keys); got != tc.want {
 			t.Errorf("T=%d keys=%d: %d splits, want %d", tc.T, tc.keys, got, tc.want)
