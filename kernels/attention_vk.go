@@ -134,26 +134,35 @@ func AttentionVk(c gpu.Caps, a Attn, T int, o AttnOpts) (gpu.Dispatch, error) {
 	return attnDispatch(c, a, T, 1, "attention"+o.suffix())
 }
 
-// splitKeys is the fewest keys AttentionSplits gives a split. Every split
-// with keys ends in a record store and an arrival, and the last one merges
-// them all, so more splits than needed cost more than their shorter runs
-// save. On the H100 (attention_decode_nr; a split's keys are rounded up to
-// whole 32-key tiles, so the splits that hold keys are fewer than those
-// launched): 4B decode at 8192 tokens of context, whose sliding layers see
-// 1025 keys, ran at 349.7 t/s with 33 splits holding keys (32 keys each),
-// 372.7 with 17 (64 keys), 373.0 with 11 (96) and 355.8 with 7 (160); the
-// 1B at 4096 tokens (513 keys) at 588.9 t/s with 17 and 619.2 with 9. The
-// 4B's global layers (8193 keys) keep 64 splits of 160 keys: 32 or 16 of
-// them took it to 370.1 and 355.5 t/s.
-const splitKeys = 64
+// Decode splits (AttentionSplits with T = 1). A split's keys are whole
+// tiles of BC keys (attention_decode rounds them up), and every split
+// with keys ends in a record store and an arrival, the last one merging
+// them all: short splits cost more in records and merging than their
+// shorter runs save, long ones leave the GPU idle. So a decode split takes
+// the fewest whole tiles that bring the workgroups with keys
+// (kv heads × splits) down to decodeGroups, and at most decodeSplitKeys
+// keys. On the H100 (attention_decode_nr, 16-key tiles): the 4B (4 kv
+// heads) at 8192 tokens of context, its sliding layers seeing 1025 keys,
+// ran at 349.7 t/s with 33 splits holding keys (32 keys each), 372.7 with
+// 22 (48), 373.0 with 13 (80) and 355.8 with 8 (144); at 137 keys (tg128
+// from an empty context) 3 splits of up to 48 keys beat 9 of 16 (428.6
+// against 418.1 t/s). The 1B (one kv head): at 513 keys 619.2 t/s with 11
+// splits of 48 keys against 588.9 with 33 of 16, but at 137 keys 9 splits
+// of 16 keys beat 3 of 48 (739.0 against 718.7). The 4B's global layers
+// at 8192 tokens keep 64 splits (57 of 144 keys): 31 or 16 took it to
+// 370.1 and 355.5 t/s.
+const (
+	decodeGroups    = 16
+	decodeSplitKeys = 64
+)
 
 // AttentionSplits returns how many splits split-K attention should use for
 // a chunk of T tokens that sees up to keys keys (at most Window + T on a
 // sliding layer, pos + T on a global one); 1 means AttentionVk is the
 // better choice. It aims at about 512 workgroups in all (enough to keep a
 // large GPU busy through a decode step's short attention) while giving each
-// split at least splitKeys keys, and at most 64 splits; a chunk that
-// already makes 256 workgroups is not split.
+// split at least 8 keys (a decode split more: see decodeGroups), and at
+// most 64 splits; a chunk that already makes 256 workgroups is not split.
 func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if checkAttn(a, T) != nil {
 		return 1
@@ -166,7 +175,18 @@ func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if groups >= 256 {
 		return 1
 	}
-	s := min((512+groups-1)/groups, (keys+splitKeys-1)/splitKeys, 64)
+	s := min((512+groups-1)/groups, keys/8, 64)
+	if T == 1 {
+		_, bc, err := attnTiles(c, a.HeadDim, a.Heads/a.KVHeads)
+		if err != nil {
+			return 1
+		}
+		per := bc
+		for per+bc <= decodeSplitKeys && groups*((keys+per-1)/per) > decodeGroups {
+			per += bc
+		}
+		s = min(s, (keys+per-1)/per)
+	}
 	return max(s, 1)
 }
 

@@ -563,15 +563,23 @@ func TestAttentionSpans(t *testing.T) {
 }
 
 // TestAttentionSplits checks the split choice: 1 for short contexts or
-// wide prefill, one per 64 keys for longer decode, within 64.
+// wide prefill; for decode, splits of whole 16-key tiles (in 48 KiB of
+// shared memory), the fewest tiles that bring the workgroups with keys
+// (kv heads × splits) to 16, at most 64 keys a split, within 64 splits.
 func TestAttentionSplits(t *testing.T) {
 	c := gpu.Caps{SubgroupSize: 32, MaxSharedMemory: 48 << 10, MaxWorkgroupInvocations: 1024}
-	a := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
-	for _, tc := range []struct{ T, keys, want int }{
-		{1, 7, 1}, {1, 64, 1}, {1, 65, 2}, {1, 513, 9}, {1, 1025, 17}, {1, 4096, 64}, {1, 100000, 64}, {512, 4096, 1},
+	four := Attn{Heads: 8, KVHeads: 4, HeadDim: 256, Scale: 1, Slots: 8192}
+	one := Attn{Heads: 4, KVHeads: 1, HeadDim: 256, Scale: 1, Slots: 8192}
+	for _, tc := range []struct {
+		a             Attn
+		T, keys, want int
+	}{
+		{four, 1, 7, 1}, {four, 1, 64, 4}, {four, 1, 137, 3}, {four, 1, 1025, 17}, {four, 1, 4096, 64},
+		{four, 1, 100000, 64}, {four, 512, 4096, 1},
+		{one, 1, 137, 9}, {one, 1, 513, 11}, {one, 1, 1025, 17},
 	} {
-		if got := AttentionSplits(c, a, tc.T, tc.keys); got != tc.want {
-			t.Errorf("T=%d keys=%d: %d splits, want %d", tc.T, tc.keys, got, tc.want)
+		if got := AttentionSplits(c, tc.a, tc.T, tc.keys); got != tc.want {
+			t.Errorf("%d kv heads, T=%d keys=%d: %d splits, want %d", tc.a.KVHeads, tc.T, tc.keys, got, tc.want)
 		}
 	}
 }
