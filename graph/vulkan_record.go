@@ -497,8 +497,13 @@ func (r *recorder) merged(ds gpu.Dispatch, size uint64, counters int, in []gpu.B
 // fit, a multiple of 256 so that every part starts on an aligned offset of
 // the weight and of an f32 output.
 func partRows(c gpu.Caps, rows, rowBytes int) (int, error) {
-	lim := int64(c.MaxStorageRange)
-	if lim == 0 || int64(rows)*int64(rowBytes) <= lim {
+	if c.MaxStorageRange == 0 {
+		return rows, nil
+	}
+	// 144 bytes of the range stay free for the tail the last part also
+	// binds (a Q4_0 weight's last group of blocks).
+	lim := int64(c.MaxStorageRange) - 144
+	if int64(rows)*int64(rowBytes) <= lim {
 		return rows, nil
 	}
 	n := int(lim/int64(rowBytes)) / 256 * 256
@@ -528,7 +533,13 @@ func (r *recorder) weightParts(n *Node, part func(in, wp gpu.Buffer, w *kernels.
 	}
 	for r0 := 0; r0 < w.Rows; r0 += per {
 		rows := min(per, w.Rows-r0)
-		if err := part(in, wb.Slice(uint64(r0*rb), uint64(rows*rb)), w, r0, rows); err != nil {
+		size := uint64(rows * rb)
+		if r0+rows == w.Rows {
+			// The last part takes the weight's tail too (a Q4_0 weight's
+			// last group of blocks: kernels.Weight.DeviceBytes).
+			size = uint64(w.DeviceBytes()) - uint64(r0*rb)
+		}
+		if err := part(in, wb.Slice(uint64(r0*rb), size), w, r0, rows); err != nil {
 			return err
 		}
 	}

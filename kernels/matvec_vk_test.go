@@ -282,8 +282,9 @@ func layoutShape(typ quant.Type) shapeCase {
 }
 
 // TestDeviceData checks the device layout of weights: Q6_K blocks padded
-// to 224 bytes with their bytes in place and zeros after, other types
-// unchanged.
+// to 224 bytes with their bytes in place and zeros after; Q4_0 blocks in
+// groups of 8 (counted across rows), their quant runs first, then their
+// scales, a last partial group padded with zeros; other types unchanged.
 func TestDeviceData(t *testing.T) {
 	w := vkTestWeight(t, quant.Q6_K, shapeCase{rows: 3, cols: 512, raw: true})
 	got := w.DeviceData()
@@ -297,6 +298,21 @@ func TestDeviceData(t *testing.T) {
 		if !bytes.Equal(got[224*b+210:224*(b+1)], make([]byte, 14)) {
 			t.Errorf("block %d: padding not zero", b)
 		}
+	}
+	w4 := vkTestWeight(t, quant.Q4_0, shapeCase{rows: 3, cols: 96, raw: true}) // 9 blocks
+	got = w4.DeviceData()
+	if w4.DeviceRowBytes() != 3*18 || len(got) != 2*144 || w4.DeviceBytes() != int64(len(got)) {
+		t.Fatalf("Q4_0: row %d bytes, %d in all (DeviceBytes %d)", w4.DeviceRowBytes(), len(got), w4.DeviceBytes())
+	}
+	for b := 0; b < 9; b++ {
+		g, j := 144*(b/8), b%8
+		blk := w4.Data[18*b : 18*(b+1)]
+		if !bytes.Equal(got[g+16*j:g+16*j+16], blk[2:]) || !bytes.Equal(got[g+128+2*j:g+130+2*j], blk[:2]) {
+			t.Errorf("Q4_0 block %d not at group %d, place %d", b, b/8, j)
+		}
+	}
+	if !bytes.Equal(got[144+16:144+128], make([]byte, 112)) || !bytes.Equal(got[144+130:], make([]byte, 14)) {
+		t.Error("Q4_0: the last group's padding is not zero")
 	}
 	q := vkTestWeight(t, quant.Q4_K, shapeCase{rows: 3, cols: 512})
 	if d := q.DeviceData(); &d[0] != &q.Data[0] || q.DeviceRowBytes() != q.RowBytes() {

@@ -4,9 +4,10 @@
 // TYPE_Q6_K is defined.
 //
 // The including shader declares:
-//   wq  uint[]  the weight (rows of blocks back to back, 4-byte aligned;
-//               16-byte aligned for Q4_K), read through loads.glsl
-//   wq4 uvec4[] the same weight as uvec4s (read for Q4_K)
+//   wq  uint[]  the weight in its device layout (kernels.Weight.DeviceData:
+//               rows of blocks back to back, 4-byte aligned; 16-byte
+//               aligned for Q4_0, Q4_K and Q6_K), read through loads.glsl
+//   wq4 uvec4[] the same weight as uvec4s (read for Q4_0, Q4_K, Q6_K)
 //   sx  uvec4[] the quantized activations: 16 int8 values per entry,
 //               element e in byte e % 4 of word (e / 4) % 4 of entry e / 16
 //   sb  uvec2[] per 32 activations b: x = floatBits(scale), y = the sums of
@@ -34,12 +35,16 @@ int q8_half_sum(uint packed, uint h) {
 
 #if defined(TYPE_Q4_0)
 // 18 bytes: d f16, qs[16]: byte l holds element l (low nibble) and l + 16
-// (high nibble); value d·(q − 8). One unit is the block.
+// (high nibble); value d·(q − 8). One unit is the block. In device memory
+// every 8 blocks are regrouped (kernels.Weight.DeviceData): block B (byte
+// offset bo = 18B) has its qs at 144g + 16j and d at 144g + 128 + 2j, g =
+// B / 8, j = B % 8, so qs is one 16-byte load through wq4.
 #define Q8_QK 32u
 #define Q8_QB 18u
 #define Q8_UPB 1u
 float q8_unit(uint bo, uint u, uint xe) {
-    uvec4 q = q_u128(bo + 2u);
+    uint g = bo / 144u, j = (bo - 144u * g) / 18u;
+    uvec4 q = wq4[9u * g + j];
     uvec4 xa = sx[xe >> 4], xb = sx[(xe >> 4) + 1u];
     uvec2 s = sb[xe >> 5];
     int acc = 0;
@@ -48,7 +53,7 @@ float q8_unit(uint bo, uint u, uint xe) {
         acc += sudot(int(xb[w]), (q[w] >> 4) & 0x0F0F0F0Fu, 0);
     }
     int isum = q8_half_sum(s.y, 0u) + q8_half_sum(s.y, 1u);
-    return q_f16(bo) * uintBitsToFloat(s.x) * float(acc - 8 * isum);
+    return q_f16(144u * g + 128u + 2u * j) * uintBitsToFloat(s.x) * float(acc - 8 * isum);
 }
 
 #elif defined(TYPE_Q5_0)

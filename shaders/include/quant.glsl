@@ -111,11 +111,15 @@ float q_elem(uint i) { return uintBitsToFloat((wq[i >> 1] >> ((i & 1u) << 4)) <<
 uint q_pos(uint u, uint k) { return 8u * u + 4u * (k & 1u) + 16u * (k >> 1); }
 
 #if defined(TYPE_Q4_0)
-// 18 bytes: d f16 at 0, qs[16] at 2; value d·(q − 8).
+// 18 bytes: d f16 at 0, qs[16] at 2; value d·(q − 8). In device memory
+// every 8 blocks are regrouped (kernels.Weight.DeviceData): the block at
+// bo = 18B has its qs at 144g + 16j and d at 144g + 128 + 2j (g = B / 8,
+// j = B % 8).
 #define QB 18u
 void q_unit(uint bo, uint u, out vec4 v[QV]) {
-    float d = q_f16(bo);
-    uvec2 q = q_u64(bo + 2u + 8u * u);
+    uint g = bo / 144u, j = (bo - 144u * g) / 18u;
+    float d = q_f16(144u * g + 128u + 2u * j);
+    uvec2 q = q_u64(144u * g + 16u * j + 8u * u);
     [[unroll]] for (uint w = 0u; w < 2u; w++) {
         v[w] = q_float(q_bits(q[w], 0u, 0xFu), 8.0) * d;
         v[2u + w] = q_float(q_bits(q[w], 4u, 0xFu), 8.0) * d;
