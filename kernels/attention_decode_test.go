@@ -269,7 +269,7 @@ func TestAttentionDecodeLowering(t *testing.T) {
 		shader string   // "": not supported
 		spec   []uint32 // WG, D, G, NU, BC, KB, NS, MS; nil: not checked
 	}{
-		{"h100/4b", h100, a4b, false, "attention_decode_f16", []uint32{256, 256, 2, 1, 16, 1, 8, 64}},
+		{"h100/4b", h100, a4b, false, "attention_decode_f16", []uint32{256, 256, 2, 1, 16, 2, 8, 64}},
 		{"h100/4b/f32", h100, a4b, true, "attention_decode_f32", []uint32{256, 256, 2, 2, 16, 1, 8, 64}},
 		{"lavapipe/4b", lvp, a4b, false, "attention_decode_f16", []uint32{64, 256, 2, 4, 16, 1, 8, 64}},
 		// 16 query heads per kv head of 256 dims: 128 floats of queries per

@@ -279,12 +279,17 @@ func attnCombineDispatch(c gpu.Caps, a Attn, T, splits int) gpu.Dispatch {
 // Layout limits of attention_decode.
 const (
 	// Subgroups per workgroup and about the words of keys and values a
-	// lane loads per step (one key of a 256-dim f16 head: KB = 1): on the
+	// lane loads per step (two keys of a 256-dim f16 head: KB = 2): on the
 	// H100, 8 subgroups of one key a step beat 4 of four (decode of the
 	// 1B from 688 to 713 t/s, 4B 375 to 383, 4B at depth 8192 323 to
-	// 328); more keys a step, or 2, 6, 12 or 16 subgroups, were slower.
+	// 328), and 2, 6, 12 or 16 subgroups were slower; once the splits were
+	// fewer and longer (AttentionSplits), two keys a step beat one for the
+	// 4B (Q4_0 477.6 → 482.6 t/s, Q4_K_M 424.3 → 428.3, at depth 8192
+	// 371.4 → 373.8) and left the 1B and 270M where they were (within
+	// 0.4%), while 8 subgroups of two keys only on the sliding layers, or
+	// only on the global ones, or 4 subgroups of two, were slower.
 	decodeSubgroups = 8
-	decodeLoadWords = 8
+	decodeLoadWords = 16
 	decodeMaxQ      = 128 // most query floats a lane holds in registers (G·NU·UW)
 	decodeMaxKB     = 16  // most keys a subgroup loads per step
 	// decodeMaxSplits is the most splits attention_decode's last workgroup
@@ -386,9 +391,8 @@ func suited(ds gpu.Dispatch, ok bool, err error, op string, a Attn) (gpu.Dispatc
 // units of each of the G = nH/nKV query rows (Smin the least subgroup size
 // the device may pick, so that any size covers the row), and a step loads
 // KB keys per subgroup: about decodeLoadWords words of keys and values per
-// lane, at most decodeMaxKB (KB = 4 for f16 and D = 256 on subgroups of
-// 32: on the H100 5% faster than 8 at 512 and 8192 keys, and at 16 the
-// keys and values alone would take 128 registers). The key
+// lane, at most decodeMaxKB (KB = 2 for f16 and D = 256 on subgroups of
+// 32; at 16 the keys and values alone would take 128 registers). The key
 // range is cut with attention.comp's BC for T = 1 (attnTiles), so that the
 // splits match it. The layout is the same in every form, so that the
 // records are.
