@@ -167,7 +167,7 @@ func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	if checkAttn(a, T) != nil {
 		return 1
 	}
-	br, _, err := attnTiles(c, a.HeadDim, T*(a.Heads/a.KVHeads))
+	br, bc, err := attnTiles(c, a.HeadDim, T*(a.Heads/a.KVHeads))
 	if err != nil {
 		return 1
 	}
@@ -177,10 +177,7 @@ func AttentionSplits(c gpu.Caps, a Attn, T, keys int) int {
 	}
 	s := min((512+groups-1)/groups, keys/8, 64)
 	if T == 1 {
-		_, bc, err := attnTiles(c, a.HeadDim, a.Heads/a.KVHeads)
-		if err != nil {
-			return 1
-		}
+		// bc is attention_decode's tile too (attnDecodeDispatch).
 		per := bc
 		for per+bc <= decodeSplitKeys && groups*((keys+per-1)/per) > decodeGroups {
 			per += bc

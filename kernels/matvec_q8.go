@@ -59,9 +59,9 @@ func MatVecQ8Supported(c gpu.Caps, t quant.Type, cols int) bool {
 func q8SharedBytes(cols int) int { return cols + cols/32*8 }
 
 // MatVecQ8Vk lowers MatMul with T = 1 on the GPU with 8-bit activations:
-// y = W · QuantizeQ8(x), weight rows in their file encoding.
-// Bindings: 0 W uint words [rows × RowBytes(t, cols)] (start 4-byte
-// aligned, 16-byte for Q4_K, whose blocks load as uvec4s); 1 x f32 [cols];
+// y = W · QuantizeQ8(x), weight rows in their device layout.
+// Bindings: 0 W uint words: its DeviceData (start 4-byte aligned, 16-byte
+// for Q4_0, Q4_K and Q6_K, whose pieces load as uvec4s); 1 x f32 [cols];
 // 2 y f32 [rows].
 //
 // A team of lanes (a subgroup, fewer for rows of few blocks) takes a row;
@@ -97,26 +97,24 @@ func MatVecQ8NormSupported(c gpu.Caps, t quant.Type, cols int) bool {
 // 3 x f32 [cols]; 4 g1, 5 g2 f32 [cols]; 6 xnew f32 [cols]. It fails
 // where MatVecQ8NormSupported is false.
 func MatVecQ8NormVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
-	return matVecQ8Norm("matvec_q8_norm_", c, t, rows, cols, eps, write)
+	return matVecQ8Norm("matvec_q8_norm_", c, t, rows, cols, eps, write, 1)
 }
 
 // MatVecGeluQ8NormVk is MatVecQ8NormVk for the gated MLP product:
 // y[r] = gelu(Wg[r] · x~) * (Wu[r] · x~). Bindings: 0 Wg; 1 Wu; 2 o; 3 y;
 // 4 x; 5 g1; 6 g2; 7 xnew.
 func MatVecGeluQ8NormVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
-	return matVecQ8Norm("matvec_q8_norm_gelu_", c, t, rows, cols, eps, write)
+	return matVecQ8Norm("matvec_q8_norm_gelu_", c, t, rows, cols, eps, write, 1)
 }
 
-func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
-	ds, err := matVecQ8(prefix, MatVecQ8NormSupported, c, t, rows, cols)
+// matVecQ8Norm lays out a NORM variant, as matVecQ8Rows does, with its
+// push constants.
+func matVecQ8Norm(prefix string, c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool, minRows int) (gpu.Dispatch, error) {
+	ds, err := matVecQ8Rows(prefix, MatVecQ8NormSupported, c, t, rows, cols, minRows)
 	if err != nil {
 		return gpu.Dispatch{}, err
 	}
-	w := uint32(0)
-	if write {
-		w = 1
-	}
-	ds.Push = gpu.Push(uint32(rows), uint32(cols), gpu.F32(eps), w)
+	ds.Push = gpu.Push(uint32(rows), uint32(cols), gpu.F32(eps), b2u(write))
 	return ds, nil
 }
 
@@ -130,24 +128,13 @@ func Q8ActBytes(n int) int { return n + n/32*8 }
 // for a product that reads it with MatVecQ8InVk. It needs rows a multiple
 // of 32; a workgroup takes 32 rows or more (whole blocks).
 func MatVecGeluQ8OutVk(c gpu.Caps, t quant.Type, rows, cols int) (gpu.Dispatch, error) {
-	if rows%32 != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matvec_q8 q8 output: %d rows, not a multiple of 32", rows)
-	}
 	return matVecQ8Rows("matvec_q8_gelu_q8out_", MatVecQ8Supported, c, t, rows, cols, 32)
 }
 
 // MatVecGeluQ8NormOutVk is MatVecGeluQ8NormVk writing y as a q8 activation,
 // as MatVecGeluQ8OutVk does (binding 3).
 func MatVecGeluQ8NormOutVk(c gpu.Caps, t quant.Type, rows, cols int, eps float32, write bool) (gpu.Dispatch, error) {
-	if rows%32 != 0 {
-		return gpu.Dispatch{}, fmt.Errorf("kernels: matvec_q8 q8 output: %d rows, not a multiple of 32", rows)
-	}
-	ds, err := matVecQ8Rows("matvec_q8_norm_gelu_q8out_", MatVecQ8NormSupported, c, t, rows, cols, 32)
-	if err != nil {
-		return gpu.Dispatch{}, err
-	}
-	ds.Push = gpu.Push(uint32(rows), uint32(cols), gpu.F32(eps), b2u(write))
-	return ds, nil
+	return matVecQ8Norm("matvec_q8_norm_gelu_q8out_", c, t, rows, cols, eps, write, 32)
 }
 
 // MatVecQ8InVk is MatVecQ8Vk with x (binding 1) a q8 activation of cols
@@ -162,9 +149,14 @@ func matVecQ8(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c g
 	return matVecQ8Rows(prefix, supported, c, t, rows, cols, 1)
 }
 
-// matVecQ8Rows is matVecQ8 with workgroups of a multiple of minRows rows.
+// matVecQ8Rows is matVecQ8 with workgroups of a multiple of minRows rows,
+// for variants that need whole groups of minRows (rows must be a multiple
+// of it too).
 func matVecQ8Rows(prefix string, supported func(gpu.Caps, quant.Type, int) bool, c gpu.Caps, t quant.Type, rows, cols, minRows int) (gpu.Dispatch, error) {
 	op := strings.TrimSuffix(prefix, "_")
+	if rows%minRows != 0 {
+		return gpu.Dispatch{}, fmt.Errorf("kernels: %s: %d rows, not a multiple of %d", op, rows, minRows)
+	}
 	name, err := vkWeight(op, t, rows, cols)
 	if err != nil {
 		return gpu.Dispatch{}, err
