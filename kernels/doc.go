@@ -12,6 +12,8 @@
 // every lowering against its reference.
 //
 // Weights stay in their file encoding (package kernels/quant) and are decoded
-// a block at a time. kernels imports kernels/quant, gpu (for the Dispatch and
+// a block at a time; on the GPU in their device layout (Weight.DeviceData:
+// the file encoding, but for Q6_K blocks padded to 224 bytes and Q4_0
+// blocks regrouped in 8s, so that their pieces load as 16-byte words). kernels imports kernels/quant, gpu (for the Dispatch and
 // Caps types) and the standard library; it knows nothing of models.
 package kernels

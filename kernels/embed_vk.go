@@ -8,10 +8,10 @@ import (
 )
 
 // EmbedVk lowers Embed (y[t][j] = E[ids[t]][j] * scale) on the GPU for T
-// token ids, the [vocab, cols] table in its file encoding. An id outside
+// token ids, the [vocab, cols] table in its device layout. An id outside
 // [0, vocab) fills its row of y with NaN instead of failing: the caller
 // validates ids, and a NaN row makes a bad one visible.
-// Bindings: 0 E uint words [vocab × RowBytes(t, cols)] (start 4-byte
+// Bindings: 0 E uint words: the table's DeviceData (start 4-byte
 // aligned); 1 ids int32 [T]; 2 y f32 [T, cols].
 //
 // One workgroup per token; its invocations decode the row a unit at a

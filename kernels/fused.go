@@ -32,8 +32,8 @@ func MatVecGelu(y, x []float32, wg, wu *Weight, scratch []float32, r0, r1 int) {
 }
 
 // MatVecGeluVk lowers MatVecGelu for all rows on the GPU, both weights in
-// their file encoding (same type t and shape).
-// Bindings: 0 Wg uint words [rows × RowBytes(t, cols)] (start 4-byte
+// their device layout (same type t and shape).
+// Bindings: 0 Wg uint words: its DeviceData (start 4-byte
 // aligned); 1 Wu uint words, as Wg; 2 x f32 [cols]; 3 y f32 [rows].
 //
 // It is matvec.comp's GELU variant: the layout of MatVecVk, each lane's x

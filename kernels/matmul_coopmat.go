@@ -59,7 +59,7 @@ func coopBlock(t quant.Type) int {
 // cores), where the device has VK_KHR_cooperative_matrix with 16x16x16 f16
 // tiles: the weight tile is decoded to f16 and x rounded to f16 (clamped to
 // its range) as they are staged, products accumulate in f32.
-// Bindings: 0 W uint words [rows × RowBytes(t, cols)]; 1 x f32 [T, cols];
+// Bindings: 0 W uint words: its DeviceData; 1 x f32 [T, cols];
 // 2 y f32 [T, rows].
 func MatMulCoopVk(c gpu.Caps, t quant.Type, T, rows, cols int) (gpu.Dispatch, error) {
 	return MatMulCoopPartVk(c, t, T, rows, cols, rows, false)

@@ -67,8 +67,8 @@ func subgroupSize(c gpu.Caps) int {
 }
 
 // MatVecVk lowers MatMul with T = 1 (y[r] = sum_c W[r][c] * x[c]) on the
-// GPU, weight rows in their file encoding.
-// Bindings: 0 W uint words [rows × RowBytes(t, cols)] (start 4-byte
+// GPU, weight rows in their device layout.
+// Bindings: 0 W uint words: its DeviceData (start 4-byte
 // aligned); 1 x f32 [cols]; 2 y f32 [rows].
 //
 // One subgroup computes a set of rows (two for tall matrices, so that each
@@ -122,8 +122,8 @@ const (
 )
 
 // MatMulVk lowers MatMul (y[t][r] = sum_c W[r][c] * x[t][c]) on the GPU for
-// T >= 1 input rows, weight rows in their file encoding.
-// Bindings: 0 W uint words [rows × RowBytes(t, cols)] (start 4-byte
+// T >= 1 input rows, weight rows in their device layout.
+// Bindings: 0 W uint words: its DeviceData (start 4-byte
 // aligned); 1 x f32 [T, cols]; 2 y f32 [T, rows].
 //
 // Each workgroup decodes a 64 × 64 weight tile into shared memory once and

@@ -1,5 +1,5 @@
 #version 450
-// Embedding gather with scale, from a table in its file encoding:
+// Embedding gather with scale, from a table in its device layout:
 //
 //	y[t][j] = E[ids[t]][j] * scale      E [vocab, cols]
 //

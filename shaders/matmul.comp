@@ -1,5 +1,5 @@
 #version 450
-// Matrix product with a weight in its file encoding (prefill):
+// Matrix product with a weight in its device layout (prefill):
 //
 //	y[t][r] = sum_c W[r][c] * x[t][c]    W [rows, cols], x [T, cols], y [T, rows]
 //

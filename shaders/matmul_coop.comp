@@ -1,6 +1,6 @@
 #version 450
 // Matrix product on cooperative matrices (tensor cores), weights in their
-// file encoding (prefill):
+// device layout (prefill):
 //
 //	y[t][r] = sum_c W[r][c] * x[t][c]    W [rows, cols], x [T, cols], y [T, rows]
 //

@@ -1,5 +1,5 @@
 #version 450
-// Matrix-vector product with a weight in its file encoding (decode step):
+// Matrix-vector product with a weight in its device layout (decode step):
 //
 //	y[r] = sum_c W[r][c] * x[c]      W [rows, cols], f32 accumulation
 //

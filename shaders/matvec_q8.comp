@@ -1,6 +1,6 @@
 #version 450
 // Matrix-vector product with 8-bit activations (decode step), weights in
-// their file encoding:
+// their device layout:
 //
 //	x~[e] = s[b] * q[e],  q[e] = roundEven(x[e] * 127 / amax_b) in [-127, 127],
 //	                      s[b] = amax_b / 127, amax_b = max |x| over the
@@ -13,8 +13,8 @@
 // by at most s[b] / 2 per element (kernels.QuantizeQ8 is the reference).
 //
 // Bindings: 0 W (uint words: rows back to back, each cols/QK blocks of QB
-// bytes, see q8dot.glsl; 4-byte aligned start, 16-byte for Q4_K, read
-// through wq4 as uvec4s); 1 x f32 [cols] (readonly);
+// bytes in their device layout, see q8dot.glsl; 16-byte aligned start,
+// read as uvec4s through wq4 for Q4_0, Q4_K and Q6_K); 1 x f32 [cols] (readonly);
 // 2 y f32 [rows].
 // Push: rows, cols (a multiple of 256 for the K-quants, 32 otherwise).
 // Spec: 0 workgroup size (a multiple of the subgroup size); 1 TEAM, lanes
@@ -57,9 +57,9 @@
 // A q8 activation of n values (n a multiple of 32) is n int8 values, value
 // e at byte e (the layout of sx), then per block b of 32 at byte n + 8b
 // the uvec2 of sb: the scale's bits and the sums of its halves.
-// Q8OUT needs WG_ROWS and rows multiples of 32 (every block complete): each workgroup keeps its rows' y in
-// shared memory and quantizes them at the end, 8 lanes a block, with the
-// code quantize_x runs. Q8IN reads x (binding 1) as such an activation.
+// Q8OUT needs WG_ROWS and rows multiples of 32 (every block complete):
+// each workgroup keeps its rows' y in shared memory and quantizes them at
+// the end, 8 lanes a block, with the code quantize_x runs. Q8IN reads x (binding 1) as such an activation.
 //! variant matvec_q8_q4_0 TYPE_Q4_0
 //! variant matvec_q8_q5_0 TYPE_Q5_0
 //! variant matvec_q8_q8_0 TYPE_Q8_0

@@ -1,4 +1,5 @@
-// Loads from a weight buffer in its file encoding: the including shader
+// Loads from a weight buffer in its device layout (kernels.Weight.DeviceData,
+// the file encoding but for Q6_K and Q4_0): the including shader
 // declares `wq`, a uint[] over bytes whose blocks start on 2-byte
 // boundaries (quant.glsl, q8dot.glsl). Values straddling two words are
 // joined from their halves.

@@ -1,4 +1,4 @@
-// Dot products of weight blocks in their file encoding with an activation
+// Dot products of weight blocks in their device layout with an activation
 // vector quantized to 8 bits (matvec_q8.comp), through the integer dot
 // product instructions. One of TYPE_Q4_0, TYPE_Q5_0, TYPE_Q8_0, TYPE_Q4_K,
 // TYPE_Q6_K is defined.

@@ -1,5 +1,7 @@
-// Block decoding of weight matrices in their file encoding (FORMATS.md §2,
-// kernels/quant is the reference for the bit layout), one section per type.
+// Block decoding of weight matrices in their device layout (their file
+// encoding, FORMATS.md §2, kernels/quant the reference for the bit layout;
+// Q6_K and Q4_0 rearranged as kernels.Weight.DeviceData says and each
+// section below notes), one section per type.
 //
 // The including shader declares the weights as 32-bit words before the
 // #include, with a 4-byte aligned start:
